@@ -1,0 +1,1 @@
+"""Callboard's core: domain model, storage, services, event bus, configuration."""

@@ -1,0 +1,236 @@
+"""Typed configuration: one TOML file, then CALLBOARD_<SECTION>__<KEY> environment overrides.
+
+Everything is validated at start-up; an error names the file (or variable), section and key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_PREFIX = "CALLBOARD_"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite+aiosqlite:///var/callboard.db"
+
+
+@dataclass(frozen=True)
+class CenterSettings:
+    name: str = "Callboard"
+    timezone: str = "Europe/London"
+    default_region: str = "GB"  # for numbers written without a country code
+    holidays: list[date] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "callboard"
+    secret: str = ""
+    ping_interval_s: float = 1.0
+    dead_after_s: float = 3.0
+    action_timeout_s: float = 5.0
+    reconnect_max_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class AgiSettings:
+    host: str = "127.0.0.1"
+    port: int = 4573
+    flows_dir: str = "ivr/flows"
+    default_queue: str = "general"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key: str = ""  # signs session cookies; generated per run when empty
+    cookie_secure: bool = False
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    wrap_up_s: int = 30
+    ring_timeout_s: int = 15
+    strategy: str = "longest_idle"
+    sticky_s: int = 30
+
+
+@dataclass(frozen=True)
+class DialerSettings:
+    abandon_limit_pct: float = 3.0
+    calling_hours_start: str = "08:00"
+    calling_hours_end: str = "21:00"
+
+
+@dataclass(frozen=True)
+class RecordingsSettings:
+    directory: str = "var/recordings"
+    layout: str = "{date}/{queue}/{linkedid}.wav"
+    workers: int = 1
+    vosk_models: dict[str, str] = field(default_factory=dict)  # language -> model directory
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    center: CenterSettings = field(default_factory=CenterSettings)
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    agi: AgiSettings = field(default_factory=AgiSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    dialer: DialerSettings = field(default_factory=DialerSettings)
+    recordings: RecordingsSettings = field(default_factory=RecordingsSettings)
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: configuration file not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    sections = {f.name: f.type for f in dataclasses.fields(Settings)}
+    hints = typing.get_type_hints(Settings)
+    for name in raw:
+        if name not in sections:
+            raise ConfigError(f"{source}: unknown section [{name}]; known: {', '.join(sections)}")
+    built = {}
+    for name in sections:
+        section_cls = hints[name]
+        values = raw.get(name, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        built[name] = _build_section(section_cls, name, values, source, environ)
+    settings = Settings(**built)
+    _validate(settings, source)
+    return settings
+
+
+def _build_section(
+    cls: type, section: str, values: dict[str, Any], source: str, environ: Mapping[str, str]
+) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(
+                f"{source}: [{section}] unknown key {key!r}; known: {', '.join(sorted(known))}"
+            )
+    kwargs = {}
+    for key in known:
+        env_name = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+        if env_name in environ:
+            kwargs[key] = _coerce_text(environ[env_name], hints[key], f"${env_name}")
+        elif key in values:
+            kwargs[key] = _coerce(values[key], hints[key], f"{source}: [{section}] {key}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if kind is date:
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError as exc:
+                raise ConfigError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from exc
+        raise ConfigError(f"{where}: expected a date YYYY-MM-DD, got {value!r}")
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        _, item = typing.get_args(kind)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return {str(k): _coerce(v, item, f"{where}.{k}") for k, v in value.items()}
+    raise ConfigError(f"{where}: unsupported setting type {kind}")
+
+
+def _coerce_text(text: str, kind: Any, where: str) -> Any:
+    """Environment values are text: read them as TOML values where a type needs it."""
+    if kind is str:
+        return text
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    return _coerce(value, kind, where)
+
+
+def _validate(settings: Settings, source: str) -> None:
+    from crm_core.db import DatabaseUrlError, check_url
+
+    try:
+        check_url(settings.database.url)
+    except DatabaseUrlError as exc:
+        raise ConfigError(f"{source}: [database] url: {exc}") from exc
+    try:
+        ZoneInfo(settings.center.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{source}: [center] timezone: unknown time zone {settings.center.timezone!r}"
+        ) from exc
+    region = settings.center.default_region
+    if len(region) != 2 or not region.isalpha():
+        raise ConfigError(
+            f"{source}: [center] default_region: expected ISO country code, got {region!r}"
+        )
+    for section, key in (("ami", "port"), ("agi", "port"), ("web", "port")):
+        port = getattr(getattr(settings, section), key)
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{source}: [{section}] {key}: {port} is not a TCP port")
+    if settings.routing.strategy not in {
+        "longest_idle",
+        "highest_skill",
+        "least_calls",
+        "round_robin",
+    }:
+        raise ConfigError(
+            f"{source}: [routing] strategy: unknown strategy {settings.routing.strategy!r}"
+        )
+    if not 0 < settings.dialer.abandon_limit_pct <= 100:
+        raise ConfigError(f"{source}: [dialer] abandon_limit_pct: must be in (0, 100]")
+    if settings.recordings.workers < 1:
+        raise ConfigError(f"{source}: [recordings] workers: must be at least 1")

@@ -1,0 +1,37 @@
+"""The domain model, as SQLAlchemy mapped classes on one metadata."""
+
+from crm_core.models.audit import AuditEntry
+from crm_core.models.base import Base, Money, UtcDateTime
+from crm_core.models.contact import Contact, ContactKind, ContactPhone, Phone, PhoneKind
+from crm_core.models.debt import Debt, DebtStatus, Payment, PromiseStatus, PromiseToPay
+from crm_core.models.interaction import Direction, Interaction, InteractionKind
+from crm_core.models.task import Task, TaskKind, TaskStatus
+from crm_core.models.user import QueueDefinition, Role, Skill, User, UserSkill
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Contact",
+    "ContactKind",
+    "ContactPhone",
+    "Debt",
+    "DebtStatus",
+    "Direction",
+    "Interaction",
+    "InteractionKind",
+    "Money",
+    "Payment",
+    "Phone",
+    "PhoneKind",
+    "PromiseStatus",
+    "PromiseToPay",
+    "QueueDefinition",
+    "Role",
+    "Skill",
+    "Task",
+    "TaskKind",
+    "TaskStatus",
+    "User",
+    "UserSkill",
+    "UtcDateTime",
+]

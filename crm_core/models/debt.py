@@ -1,0 +1,87 @@
+"""What a debtor owes, what they paid, and what they promised."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_core.models.base import Base
+
+
+class DebtStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PROMISE = "promise"
+    PAID = "paid"
+    DISPUTED = "disputed"
+    CLOSED = "closed"
+    LEGAL = "legal"
+
+
+class PromiseStatus(enum.StrEnum):
+    OPEN = "open"
+    KEPT = "kept"
+    BROKEN = "broken"
+    CANCELLED = "cancelled"
+
+
+class Debt(Base):
+    __tablename__ = "debts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    creditor: Mapped[str] = mapped_column(String(100))
+    reference: Mapped[str] = mapped_column(String(64))
+    principal: Mapped[Decimal]
+    balance: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    due_date: Mapped[date]
+    status: Mapped[DebtStatus] = mapped_column(
+        Enum(DebtStatus, native_enum=False, length=16), default=DebtStatus.ACTIVE
+    )
+    segment: Mapped[str] = mapped_column(String(32), default="")
+    assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("creditor", "reference", name="uq_debts_creditor_reference"),
+        Index("ix_debts_contact", "contact_id"),
+        Index("ix_debts_reference", "reference"),
+    )
+
+    def days_past_due(self, today: date) -> int:
+        return max(0, (today - self.due_date).days)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debt_id: Mapped[int] = mapped_column(ForeignKey("debts.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal]
+    paid_on: Mapped[date]
+    method: Mapped[str] = mapped_column(String(32), default="")
+    reference: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (Index("ix_payments_debt_paid_on", "debt_id", "paid_on"),)
+
+
+class PromiseToPay(Base):
+    __tablename__ = "promises"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debt_id: Mapped[int] = mapped_column(ForeignKey("debts.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal]
+    due_on: Mapped[date]
+    status: Mapped[PromiseStatus] = mapped_column(
+        Enum(PromiseStatus, native_enum=False, length=16), default=PromiseStatus.OPEN
+    )
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    evaluated_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_promises_debt", "debt_id"), Index("ix_promises_status", "status"))
