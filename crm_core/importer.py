@@ -1,0 +1,378 @@
+"""Importing debtor files: every bad row is reported by row and column, nothing is lost silently.
+
+Two passes: the whole file is read and validated first (pure), then the good rows are written in
+one transaction with bulk statements. A file with bad rows imports nothing unless the caller asks
+to skip them, so an operator never works a half-loaded portfolio without knowing it.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import insert, select, tuple_, update
+
+from crm_core.db import Database
+from crm_core.models import Contact, ContactPhone, Debt, DebtStatus, Phone
+from crm_core.phones import InvalidPhoneNumber, normalise
+
+FIELDS = (
+    "external_ref",
+    "first_name",
+    "last_name",
+    "company_name",
+    "language",
+    "address_line",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "timezone",
+    "segment",
+    "phones",
+    "creditor",
+    "reference",
+    "principal",
+    "balance",
+    "currency",
+    "due_date",
+    "status",
+)
+REQUIRED = ("external_ref", "creditor", "reference", "balance", "due_date")
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "company_name",
+    "language",
+    "address_line",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "timezone",
+    "segment",
+)
+CHUNK = 500
+
+
+class ImportFileError(Exception):
+    """The file itself cannot be read (missing columns, not CSV, unknown mapping)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int  # 1-based line number in the file, the header being line 1
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass(slots=True)
+class DebtorRow:
+    row: int
+    external_ref: str
+    contact: dict[str, Any]
+    phones: list[tuple[str, str]]  # (raw, e164)
+    debt: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ImportResult:
+    rows_read: int = 0
+    rows_imported: int = 0
+    contacts_created: int = 0
+    contacts_updated: int = 0
+    debts_created: int = 0
+    debts_updated: int = 0
+    phones_created: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    committed: bool = False
+
+
+def load_mapping(path: Path | None) -> dict[str, str]:
+    """Our field name -> the file's column name, from a TOML file with a [columns] table."""
+    mapping = {name: name for name in FIELDS}
+    if path is None:
+        return mapping
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ImportFileError(f"{path}: cannot read column mapping: {exc}") from exc
+    columns = data.get("columns", {})
+    for ours, theirs in columns.items():
+        if ours not in FIELDS:
+            raise ImportFileError(f"{path}: unknown field {ours!r}; known: {', '.join(FIELDS)}")
+        mapping[ours] = str(theirs)
+    return mapping
+
+
+def parse_rows(
+    lines: Iterable[str], mapping: dict[str, str], default_region: str
+) -> Iterator[DebtorRow | list[RowError]]:
+    reader = csv.DictReader(lines)
+    header = reader.fieldnames or []
+    missing = [mapping[f] for f in REQUIRED if mapping[f] not in header]
+    if missing:
+        raise ImportFileError(
+            f"missing required columns: {', '.join(missing)} (file has: "
+            f"{', '.join(header) or 'no header'})"
+        )
+    seen_refs: dict[tuple[str, str], int] = {}
+    for record in reader:
+        line = reader.line_num
+        parsed = _parse_row(record, line, mapping, default_region)
+        if isinstance(parsed, DebtorRow):
+            key = (parsed.debt["creditor"], parsed.debt["reference"])
+            if key in seen_refs:
+                parsed = [
+                    RowError(
+                        line,
+                        mapping["reference"],
+                        key[1],
+                        f"duplicate reference (already on line {seen_refs[key]})",
+                    )
+                ]
+            else:
+                seen_refs[key] = line
+        yield parsed
+
+
+def _parse_row(
+    record: dict[str | None, Any], line: int, mapping: dict[str, str], default_region: str
+) -> DebtorRow | list[RowError]:
+    errors: list[RowError] = []
+    if None in record:
+        errors.append(RowError(line, "", ",".join(record[None]), "more fields than the header"))
+
+    def value(name: str) -> str:
+        raw = record.get(mapping[name])
+        return raw.strip() if isinstance(raw, str) else ""
+
+    def fail(name: str, reason: str) -> None:
+        errors.append(RowError(line, mapping[name], value(name), reason))
+
+    if any(v is None for k, v in record.items() if k is not None):
+        errors.append(RowError(line, "", "", "fewer fields than the header"))
+    for name in REQUIRED:
+        if not value(name):
+            fail(name, "required")
+    amounts: dict[str, Decimal] = {}
+    for name in ("principal", "balance"):
+        text = value(name)
+        if text:
+            try:
+                amount = Decimal(text.replace(",", "").replace(" ", ""))
+            except InvalidOperation:
+                fail(name, "not an amount")
+                continue
+            if not amount.is_finite() or amount < 0:
+                fail(name, "must be a non-negative amount")
+                continue
+            amounts[name] = amount.quantize(Decimal("0.01"))
+    due: date | None = None
+    if value("due_date"):
+        try:
+            due = date.fromisoformat(value("due_date"))
+        except ValueError:
+            fail("due_date", "not a date (YYYY-MM-DD)")
+    status = DebtStatus.ACTIVE
+    if value("status"):
+        try:
+            status = DebtStatus(value("status").lower())
+        except ValueError:
+            fail("status", "unknown status; one of " + ", ".join(s.value for s in DebtStatus))
+    tz = value("timezone") or None
+    if tz:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            fail("timezone", "unknown time zone")
+    currency = (value("currency") or "USD").upper()
+    if len(currency) != 3 or not currency.isalpha():
+        fail("currency", "not an ISO 4217 code")
+    country = value("country").upper()
+    phones: list[tuple[str, str]] = []
+    for raw in filter(None, (p.strip() for p in value("phones").replace(",", ";").split(";"))):
+        try:
+            phones.append((raw, normalise(raw, country or default_region)))
+        except InvalidPhoneNumber as exc:
+            errors.append(RowError(line, mapping["phones"], raw, exc.reason))
+    if errors:
+        return errors
+    contact = {name: value(name) for name in CONTACT_FIELDS}
+    contact["timezone"] = tz
+    contact["country"] = country
+    contact["language"] = contact["language"].lower() or "en"
+    debt = {
+        "creditor": value("creditor"),
+        "reference": value("reference"),
+        "balance": amounts["balance"],
+        "principal": amounts.get("principal", amounts["balance"]),
+        "currency": currency,
+        "due_date": due,
+        "status": status,
+    }
+    return DebtorRow(line, value("external_ref"), contact, list(dict.fromkeys(phones)), debt)
+
+
+async def import_debtors(
+    db: Database,
+    path: Path,
+    *,
+    default_region: str,
+    now: datetime,
+    mapping: dict[str, str] | None = None,
+    skip_bad: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    mapping = mapping or load_mapping(None)
+    result = ImportResult()
+    good: list[DebtorRow] = []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            total = sum(1 for _ in handle) - 1
+            handle.seek(0)
+            for item in parse_rows(handle, mapping, default_region):
+                result.rows_read += 1
+                if isinstance(item, DebtorRow):
+                    good.append(item)
+                else:
+                    result.errors.extend(item)
+                if progress and result.rows_read % 1000 == 0:
+                    progress(result.rows_read, 2 * max(total, 1))
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except csv.Error as exc:
+        raise ImportFileError(f"{path}: not a readable CSV file: {exc}") from exc
+    except OSError as exc:
+        raise ImportFileError(f"{path}: {exc.strerror}") from exc
+    if result.errors and not skip_bad:
+        return result
+    await _write(db, good, now, result, progress, total)
+    result.rows_imported = len(good)
+    result.committed = True
+    return result
+
+
+async def _write(
+    db: Database,
+    rows: list[DebtorRow],
+    now: datetime,
+    result: ImportResult,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> None:
+    async with db.session() as session, session.begin():
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            # one debtor may appear on several rows (several debts): the last row's details win
+            by_ref = {r.external_ref: r for r in chunk}
+            existing = _pairs(
+                await session.execute(
+                    select(Contact.external_ref, Contact.id).where(
+                        Contact.external_ref.in_(list(by_ref))
+                    )
+                )
+            )
+            new = [
+                {"external_ref": ref, **r.contact, "created_at": now, "updated_at": now}
+                for ref, r in by_ref.items()
+                if ref not in existing
+            ]
+            if new:
+                created = await session.execute(
+                    insert(Contact).returning(Contact.external_ref, Contact.id), new
+                )
+                existing.update(_pairs(created))
+                result.contacts_created += len(new)
+            created_refs = {n["external_ref"] for n in new}
+            updates = [
+                {"id": existing[ref], **r.contact, "updated_at": now}
+                for ref, r in by_ref.items()
+                if ref not in created_refs
+            ]
+            if updates:
+                await session.execute(update(Contact), updates)
+                result.contacts_updated += len(updates)
+            await _write_phones(session, chunk, existing, result)
+            await _write_debts(session, chunk, existing, now, result)
+            if progress:
+                progress(total + start + len(chunk), 2 * max(total, 1))
+
+
+async def _write_phones(session, chunk, contact_ids, result: ImportResult) -> None:
+    numbers = {e164: raw for r in chunk for raw, e164 in r.phones}
+    if not numbers:
+        return
+    known = _pairs(
+        await session.execute(select(Phone.e164, Phone.id).where(Phone.e164.in_(list(numbers))))
+    )
+    fresh = [{"e164": e164, "raw": raw} for e164, raw in numbers.items() if e164 not in known]
+    if fresh:
+        created = await session.execute(insert(Phone).returning(Phone.e164, Phone.id), fresh)
+        known.update(_pairs(created))
+        result.phones_created += len(fresh)
+    wanted = {
+        (contact_ids[r.external_ref], known[e164]): i == 0
+        for r in chunk
+        for i, (_, e164) in enumerate(r.phones)
+    }
+    linked_rows = await session.execute(
+        select(ContactPhone.contact_id, ContactPhone.phone_id).where(
+            tuple_(ContactPhone.contact_id, ContactPhone.phone_id).in_(list(wanted))
+        )
+    )
+    linked = {(row[0], row[1]) for row in linked_rows}
+    links = [
+        {"contact_id": c, "phone_id": p, "is_primary": primary, "source": "import"}
+        for (c, p), primary in wanted.items()
+        if (c, p) not in linked
+    ]
+    if links:
+        await session.execute(insert(ContactPhone), links)
+
+
+async def _write_debts(session, chunk, contact_ids, now: datetime, result: ImportResult) -> None:
+    keys = [(r.debt["creditor"], r.debt["reference"]) for r in chunk]
+    known = {
+        (c, ref): i
+        for c, ref, i in (
+            await session.execute(
+                select(Debt.creditor, Debt.reference, Debt.id).where(
+                    tuple_(Debt.creditor, Debt.reference).in_(keys)
+                )
+            )
+        )
+    }
+    fresh, changed = [], []
+    for r in chunk:
+        key = (r.debt["creditor"], r.debt["reference"])
+        if key in known:
+            changed.append({"id": known[key], "contact_id": contact_ids[r.external_ref], **r.debt})
+        else:
+            fresh.append({**r.debt, "contact_id": contact_ids[r.external_ref], "created_at": now})
+    if fresh:
+        await session.execute(insert(Debt), fresh)
+        result.debts_created += len(fresh)
+    if changed:
+        await session.execute(update(Debt), changed)
+        result.debts_updated += len(changed)
+
+
+def _pairs(result: Any) -> dict[Any, Any]:
+    return {row[0]: row[1] for row in result}
+
+
+def write_error_report(errors: list[RowError], path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "column", "value", "reason"])
+        for e in errors:
+            writer.writerow([e.row, e.column, e.value, e.reason])
