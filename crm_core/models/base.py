@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator
+from sqlalchemy import DateTime, Enum, MetaData, Numeric, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
@@ -56,6 +57,17 @@ class Money(TypeDecorator[Decimal]):
         if dialect.name == "sqlite":
             return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
         return Decimal(value).quantize(Decimal("0.01"))
+
+
+def str_enum(kind: type[enum.StrEnum]) -> Enum:
+    """Stores the enum's values ('active'), not its member names, as plain strings."""
+    return Enum(
+        kind,
+        native_enum=False,
+        length=16,
+        values_callable=lambda k: [m.value for m in k],
+        validate_strings=True,
+    )
 
 
 NAMING = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm_core.models.base import Base
+from crm_core.models.base import Base, str_enum
 
 
 class ContactKind(enum.StrEnum):
@@ -28,9 +28,7 @@ class Contact(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
-    kind: Mapped[ContactKind] = mapped_column(
-        Enum(ContactKind, native_enum=False, length=16), default=ContactKind.PERSON
-    )
+    kind: Mapped[ContactKind] = mapped_column(str_enum(ContactKind), default=ContactKind.PERSON)
     first_name: Mapped[str] = mapped_column(String(100), default="")
     last_name: Mapped[str] = mapped_column(String(100), default="")
     company_name: Mapped[str] = mapped_column(String(200), default="")
@@ -64,9 +62,7 @@ class Phone(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     e164: Mapped[str] = mapped_column(String(20), unique=True)
     raw: Mapped[str] = mapped_column(String(40))
-    kind: Mapped[PhoneKind] = mapped_column(
-        Enum(PhoneKind, native_enum=False, length=16), default=PhoneKind.MOBILE
-    )
+    kind: Mapped[PhoneKind] = mapped_column(str_enum(PhoneKind), default=PhoneKind.MOBILE)
     do_not_call: Mapped[bool] = mapped_column(default=False)
     dnc_reason: Mapped[str] = mapped_column(String(200), default="")
     dnc_at: Mapped[datetime | None]

@@ -6,10 +6,10 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_core.models.base import Base
+from crm_core.models.base import Base, str_enum
 
 
 class DebtStatus(enum.StrEnum):
@@ -39,9 +39,7 @@ class Debt(Base):
     balance: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     due_date: Mapped[date]
-    status: Mapped[DebtStatus] = mapped_column(
-        Enum(DebtStatus, native_enum=False, length=16), default=DebtStatus.ACTIVE
-    )
+    status: Mapped[DebtStatus] = mapped_column(str_enum(DebtStatus), default=DebtStatus.ACTIVE)
     segment: Mapped[str] = mapped_column(String(32), default="")
     assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
@@ -77,7 +75,7 @@ class PromiseToPay(Base):
     amount: Mapped[Decimal]
     due_on: Mapped[date]
     status: Mapped[PromiseStatus] = mapped_column(
-        Enum(PromiseStatus, native_enum=False, length=16), default=PromiseStatus.OPEN
+        str_enum(PromiseStatus), default=PromiseStatus.OPEN
     )
     created_at: Mapped[datetime]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_core.models.base import Base
+from crm_core.models.base import Base, str_enum
 
 
 class InteractionKind(enum.StrEnum):
@@ -29,11 +29,9 @@ class Interaction(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[InteractionKind] = mapped_column(
-        Enum(InteractionKind, native_enum=False, length=16), default=InteractionKind.CALL
+        str_enum(InteractionKind), default=InteractionKind.CALL
     )
-    direction: Mapped[Direction] = mapped_column(
-        Enum(Direction, native_enum=False, length=16), default=Direction.INBOUND
-    )
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction), default=Direction.INBOUND)
     # Unique: every AMI transition of one call lands on the same row, however often it repeats.
     linkedid: Mapped[str | None] = mapped_column(String(64), unique=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_core.models.base import Base
+from crm_core.models.base import Base, str_enum
 
 
 class TaskKind(enum.StrEnum):
@@ -26,12 +26,8 @@ class Task(Base):
     __tablename__ = "tasks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[TaskKind] = mapped_column(
-        Enum(TaskKind, native_enum=False, length=16), default=TaskKind.CALLBACK
-    )
-    status: Mapped[TaskStatus] = mapped_column(
-        Enum(TaskStatus, native_enum=False, length=16), default=TaskStatus.OPEN
-    )
+    kind: Mapped[TaskKind] = mapped_column(str_enum(TaskKind), default=TaskKind.CALLBACK)
+    status: Mapped[TaskStatus] = mapped_column(str_enum(TaskStatus), default=TaskStatus.OPEN)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     debt_id: Mapped[int | None] = mapped_column(ForeignKey("debts.id", ondelete="SET NULL"))
     phone_e164: Mapped[str] = mapped_column(String(20), default="")
