@@ -15,7 +15,8 @@ from crm_core.clock import ManualClock
 from crm_core.db import Database
 
 PG_ADMIN_URL = os.environ.get(
-    "CALLBOARD_TEST_PG_URL", "postgresql+asyncpg://callboard:callboard@127.0.0.1:5432/callboard_test"
+    "CALLBOARD_TEST_PG_URL",
+    "postgresql+asyncpg://callboard:callboard@127.0.0.1:5432/callboard_test",
 )
 
 

@@ -30,8 +30,13 @@ def test_numbers_normalise_to_e164(raw, region, e164):
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("", "empty"), ("hello", "not a phone number"), ("+44 12", "wrong length"),
-     ("+999 123456789", "unknown country code"), ("+1 011 555 0142", "no such number range")],
+    [
+        ("", "empty"),
+        ("hello", "not a phone number"),
+        ("+44 12", "wrong length"),
+        ("+999 123456789", "unknown country code"),
+        ("+1 011 555 0142", "no such number range"),
+    ],
 )
 def test_invalid_numbers_say_why(raw, reason):
     with pytest.raises(InvalidPhoneNumber, match=reason) as info:
@@ -47,10 +52,13 @@ def test_time_zone_from_number():
 
 def test_config_from_file_and_environment(tmp_path: Path):
     path = tmp_path / "callboard.toml"
-    path.write_text('[center]\ntimezone = "Europe/Moscow"\ndefault_region = "RU"\n'
-                    'holidays = ["2026-12-31"]\n[ami]\nport = 5039\n')
-    settings = load_settings(path, environ={"CALLBOARD_AMI__PORT": "6000",
-                                            "CALLBOARD_WEB__COOKIE_SECURE": "true"})
+    path.write_text(
+        '[center]\ntimezone = "Europe/Moscow"\ndefault_region = "RU"\n'
+        'holidays = ["2026-12-31"]\n[ami]\nport = 5039\n'
+    )
+    settings = load_settings(
+        path, environ={"CALLBOARD_AMI__PORT": "6000", "CALLBOARD_WEB__COOKIE_SECURE": "true"}
+    )
     assert settings.center.timezone == "Europe/Moscow"
     assert settings.center.holidays[0].isoformat() == "2026-12-31"
     assert settings.ami.port == 6000

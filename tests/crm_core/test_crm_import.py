@@ -31,7 +31,7 @@ def _write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
 
 GOOD = (
     "C1,Ivan,Petrov,8 916 123-45-67;+7 495 123 45 67,Acme,R-1,1500.00,2026-09-01,RU\n"
-    "C2,Mary,Jones,07911 123456,Acme,R-2,\"1,200.50\",2026-10-01,GB\n"
+    'C2,Mary,Jones,07911 123456,Acme,R-2,"1,200.50",2026-10-01,GB\n'
     "C1,Ivan,Petrov,,Beta Bank,R-3,99.99,2026-08-15,RU\n"
 )
 BAD = (
@@ -94,8 +94,12 @@ async def test_ragged_rows_and_missing_columns(sqlite_db, tmp_path):
     reasons = [e.reason for e in result.errors]
     assert "more fields than the header" in reasons and "fewer fields than the header" in reasons
     with pytest.raises(ImportFileError, match="missing required columns: creditor"):
-        await import_debtors(sqlite_db, _write(tmp_path, "", header="external_ref,reference\n"),
-                             default_region="GB", now=NOW)
+        await import_debtors(
+            sqlite_db,
+            _write(tmp_path, "", header="external_ref,reference\n"),
+            default_region="GB",
+            now=NOW,
+        )
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ImportFileError, match="not UTF-8"):
@@ -104,11 +108,13 @@ async def test_ragged_rows_and_missing_columns(sqlite_db, tmp_path):
 
 async def test_column_mapping(sqlite_db, tmp_path):
     mapping_file = tmp_path / "map.toml"
-    mapping_file.write_text('[columns]\nexternal_ref = "Client"\nreference = "Acct No"\n'
-                            'balance = "Owed"\n')
+    mapping_file.write_text(
+        '[columns]\nexternal_ref = "Client"\nreference = "Acct No"\nbalance = "Owed"\n'
+    )
     mapping = load_mapping(mapping_file)
-    path = _write(tmp_path, "K9,Acme,A-9,10.00,2026-01-01\n",
-                  header="Client,creditor,Acct No,Owed,due_date\n")
+    path = _write(
+        tmp_path, "K9,Acme,A-9,10.00,2026-01-01\n", header="Client,creditor,Acct No,Owed,due_date\n"
+    )
     result = await import_debtors(sqlite_db, path, default_region="GB", now=NOW, mapping=mapping)
     assert result.committed and result.debts_created == 1
     mapping_file.write_text('[columns]\nnonsense = "x"\n')

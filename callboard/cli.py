@@ -1,0 +1,187 @@
+"""The `callboard` command: one entry point for running, importing, backing up and demoing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from callboard.migrate import upgrade
+from callboard.progress import ProgressBar
+from crm_core.backup import BackupError, backup_sqlite, pg_dump_command
+from crm_core.config import ConfigError, Settings, load_settings
+from crm_core.db import Database
+from crm_core.importer import ImportFileError, import_debtors, load_mapping, write_error_report
+
+log = logging.getLogger("callboard")
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed without a traceback, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callboard", description=__doc__)
+    parser.add_argument("--config", type=Path, help="TOML settings file (default: none)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("migrate", help="create or upgrade the database schema")
+
+    importing = commands.add_parser("import", help="import data files")
+    kinds = importing.add_subparsers(dest="kind", required=True)
+    debtors = kinds.add_parser("debtors", help="debtors, phones and debts from a CSV file")
+    debtors.add_argument("file", type=Path)
+    debtors.add_argument("--mapping", type=Path, help="TOML [columns] mapping our fields to yours")
+    debtors.add_argument("--region", help="country for numbers without a country code")
+    debtors.add_argument(
+        "--skip-bad", action="store_true", help="import the good rows even when some rows are bad"
+    )
+    debtors.add_argument(
+        "--report", type=Path, help="where to write the error report (default: FILE.errors.csv)"
+    )
+
+    demo_data = commands.add_parser("demo-data", help="generate realistic demo debtors")
+    demo_data.add_argument("--contacts", type=int, default=2_000)
+    demo_data.add_argument("--seed", type=int, default=42)
+
+    backup = commands.add_parser("backup", help="online backup of the database")
+    backup.add_argument("destination", type=Path)
+
+    commands.add_parser("evaluate-promises", help="mark promises to pay kept or broken")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        settings = load_settings(args.config)
+        handler = HANDLERS[args.command]
+        return handler(args, settings)
+    except (ConfigError, CommandError, ImportFileError, BackupError) as exc:
+        print(f"callboard: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    upgrade(settings.database.url)
+    print(f"database at {settings.database.url} is up to date")
+    return 0
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.file.exists():
+        raise CommandError(f"{args.file}: no such file")
+    region = (args.region or settings.center.default_region).upper()
+    mapping = load_mapping(args.mapping)
+
+    async def run():
+        db = await Database.open(settings.database.url)
+        try:
+            return await import_debtors(
+                db,
+                args.file,
+                default_region=region,
+                now=datetime.now(UTC),
+                mapping=mapping,
+                skip_bad=args.skip_bad,
+                progress=ProgressBar(f"import {args.file.name}"),
+            )
+        finally:
+            await db.close()
+
+    result = asyncio.run(run())
+    if result.errors:
+        report = args.report or args.file.with_name(args.file.name + ".errors.csv")
+        write_error_report(result.errors, report)
+        print(
+            f"{len(result.errors)} problems in {len({e.row for e in result.errors})} rows; "
+            f"report: {report}",
+            file=sys.stderr,
+        )
+    if not result.committed:
+        print(
+            "nothing imported: fix the rows in the report, or run again with --skip-bad to "
+            "import only the good rows",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"imported {result.rows_imported} of {result.rows_read} rows: "
+        f"{result.contacts_created} new and {result.contacts_updated} updated contacts, "
+        f"{result.debts_created} new and {result.debts_updated} updated debts, "
+        f"{result.phones_created} new phones"
+    )
+    return 0
+
+
+def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.demo_data import load_demo_data
+
+    if args.contacts < 1:
+        raise CommandError("--contacts must be at least 1")
+
+    async def run() -> None:
+        db = await Database.open(settings.database.url)
+        try:
+            await load_demo_data(
+                db, args.contacts, seed=args.seed, progress=ProgressBar("demo debtors")
+            )
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    print(f"added {args.contacts} demo debtors (seed {args.seed})")
+    return 0
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    url = settings.database.url
+    if url.startswith("postgresql"):
+        print(
+            "PostgreSQL is backed up with its own tool; run:\n  "
+            + pg_dump_command(url, args.destination)
+        )
+        return 0
+    pages = backup_sqlite(url, args.destination, progress=ProgressBar("backup"))
+    print(f"backed up {pages} pages to {args.destination}")
+    return 0
+
+
+def _evaluate_promises(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.promises import evaluate_open_promises
+
+    async def run():
+        db = await Database.open(settings.database.url)
+        try:
+            async with db.session() as session:
+                now = datetime.now(UTC)
+                return await evaluate_open_promises(session, today=now.date(), now=now)
+        finally:
+            await db.close()
+
+    counts = asyncio.run(run())
+    print(", ".join(f"{status.value}: {n}" for status, n in counts.items()))
+    return 0
+
+
+HANDLERS = {
+    "migrate": _migrate,
+    "import": _import,
+    "demo-data": _demo_data,
+    "backup": _backup,
+    "evaluate-promises": _evaluate_promises,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())
