@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from crm_core.card import (
     Card,
@@ -16,8 +20,10 @@ from crm_core.card import (
     CardPromise,
     CardTask,
 )
+from crm_core.db import Database
 from crm_core.models import (
     Contact,
+    ContactKind,
     ContactPhone,
     Debt,
     Interaction,
@@ -31,58 +37,186 @@ from crm_core.models import (
 from crm_core.phones import try_normalise
 
 LAST_PAYMENTS = 5
+T = TypeVar("T")
 LAST_INTERACTIONS = 10
+Source = Database | AsyncSession
 
 
-async def contacts_for_number(session: AsyncSession, e164: str) -> list[int]:
+async def _run(source: Source, work: Callable[[Session], T]) -> T:
+    """A Database reads on its fastest path (one worker-thread hop on SQLite); a session in use
+    by the caller reads through that session."""
+    if isinstance(source, Database):
+        return await source.read(work)
+    return await source.run_sync(work)
+
+
+async def contacts_for_number(source: Source, e164: str) -> list[int]:
     """Contact ids sharing this number, the primary holder first."""
-    rows = await session.execute(
-        select(ContactPhone.contact_id)
-        .join(Phone, Phone.id == ContactPhone.phone_id)
-        .where(Phone.e164 == e164)
-        .order_by(ContactPhone.is_primary.desc(), ContactPhone.contact_id)
-    )
-    return [r[0] for r in rows]
+    return await _run(source, lambda s: _contacts_for_number(s, e164))
 
 
 async def lookup_by_phone(
-    session: AsyncSession, raw_number: str, default_region: str, *, today: date | None = None
+    source: Source, raw_number: str, default_region: str, *, today: date | None = None
+) -> Card | None:
+    return await _run(
+        source, lambda s: _lookup_by_phone(s, raw_number, default_region, today=today)
+    )
+
+
+async def lookup_by_account(
+    source: Source, reference: str, *, today: date | None = None
+) -> Card | None:
+    return await _run(source, lambda s: _lookup_by_account(s, reference, today=today))
+
+
+async def card_for_contact(
+    source: Source,
+    contact_id: int,
+    *,
+    today: date | None = None,
+    matched_number: str | None = None,
+    matched_by: str = "contact",
+) -> Card:
+    return await _run(
+        source,
+        lambda s: _card_for_contact(
+            s, contact_id, today=today, matched_number=matched_number, matched_by=matched_by
+        ),
+    )
+
+
+# Statements are built once: SQLAlchemy memoises their cache keys, which keeps a card (eight
+# small queries) well under a millisecond of Python work per query.
+_contact, _phone, _link = Contact.__table__, Phone.__table__, ContactPhone.__table__
+_debt, _payment, _promise = Debt.__table__, Payment.__table__, PromiseToPay.__table__
+_interaction, _task = Interaction.__table__, Task.__table__
+
+_CONTACTS_BY_NUMBER = (
+    select(_link.c.contact_id)
+    .join(_phone, _phone.c.id == _link.c.phone_id)
+    .where(_phone.c.e164 == bindparam("e164"))
+    .order_by(_link.c.is_primary.desc(), _link.c.contact_id)
+)
+_NAMES = select(
+    _contact.c.id,
+    _contact.c.first_name,
+    _contact.c.last_name,
+    _contact.c.company_name,
+    _contact.c.kind,
+).where(_contact.c.id.in_(bindparam("ids", expanding=True)))
+_CONTACT_BY_ACCOUNT = (
+    select(_debt.c.contact_id).where(_debt.c.reference == bindparam("reference")).limit(1)
+)
+_CONTACT = select(_contact).where(_contact.c.id == bindparam("cid"))
+_PHONES = (
+    select(_phone.c.e164, _phone.c.kind, _phone.c.do_not_call, _phone.c.dnc_reason)
+    .join(_link, _link.c.phone_id == _phone.c.id)
+    .where(_link.c.contact_id == bindparam("cid"))
+    .order_by(_link.c.is_primary.desc(), _phone.c.id)
+)
+_DEBTS = (
+    select(
+        _debt.c.id,
+        _debt.c.creditor,
+        _debt.c.reference,
+        _debt.c.principal,
+        _debt.c.balance,
+        _debt.c.currency,
+        _debt.c.due_date,
+        _debt.c.status,
+    )
+    .where(_debt.c.contact_id == bindparam("cid"))
+    .order_by(_debt.c.id)
+)
+_PAYMENTS = (
+    select(_payment.c.debt_id, _payment.c.amount, _payment.c.paid_on, _payment.c.method)
+    .where(_payment.c.debt_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_payment.c.paid_on.desc(), _payment.c.id.desc())
+    .limit(LAST_PAYMENTS)
+)
+_PROMISES = (
+    select(
+        _promise.c.id, _promise.c.debt_id, _promise.c.amount, _promise.c.due_on, _promise.c.status
+    )
+    .where(
+        _promise.c.debt_id.in_(bindparam("ids", expanding=True)),
+        _promise.c.status.in_([PromiseStatus.OPEN.value, PromiseStatus.BROKEN.value]),
+    )
+    .order_by(_promise.c.due_on.desc())
+)
+_INTERACTIONS = (
+    select(
+        _interaction.c.id,
+        _interaction.c.kind,
+        _interaction.c.direction,
+        _interaction.c.started_at,
+        _interaction.c.ended_at,
+        _interaction.c.agent_id,
+        _interaction.c.disposition,
+        _interaction.c.notes,
+        _interaction.c.recording_ref,
+    )
+    .where(_interaction.c.contact_id == bindparam("cid"))
+    .order_by(_interaction.c.started_at.desc())
+    .limit(LAST_INTERACTIONS)
+)
+_TASKS = (
+    select(
+        _task.c.id,
+        _task.c.kind,
+        _task.c.due_at,
+        _task.c.owner_agent_id,
+        _task.c.owner_queue,
+        _task.c.note,
+    )
+    .where(_task.c.contact_id == bindparam("cid"), _task.c.status == TaskStatus.OPEN.value)
+    .order_by(_task.c.due_at)
+)
+
+
+def _name(row: Any) -> str:
+    if row.kind == ContactKind.COMPANY:
+        return row.company_name
+    return " ".join(p for p in (row.first_name, row.last_name) if p) or row.company_name
+
+
+def _contacts_for_number(session: Session, e164: str) -> list[int]:
+    return [r[0] for r in session.connection().execute(_CONTACTS_BY_NUMBER, {"e164": e164})]
+
+
+def _lookup_by_phone(
+    session: Session, raw_number: str, default_region: str, *, today: date | None = None
 ) -> Card | None:
     e164 = try_normalise(raw_number, default_region)
     if e164 is None:
         return None
-    contact_ids = await contacts_for_number(session, e164)
+    contact_ids = _contacts_for_number(session, e164)
     if not contact_ids:
         return None
-    card = await card_for_contact(
+    card = _card_for_contact(
         session, contact_ids[0], today=today, matched_number=e164, matched_by="phone"
     )
     if len(contact_ids) > 1:
-        names = await session.execute(
-            select(Contact.id, Contact.first_name, Contact.last_name, Contact.company_name).where(
-                Contact.id.in_(contact_ids[1:])
-            )
-        )
-        others = tuple(
-            (r.id, " ".join(p for p in (r.first_name, r.last_name) if p) or r.company_name)
-            for r in names
-        )
-        card = _with_others(card, others)
+        names = session.connection().execute(_NAMES, {"ids": contact_ids[1:]})
+        card = replace(card, other_contacts=tuple((r.id, _name(r)) for r in names))
     return card
 
 
-async def lookup_by_account(
-    session: AsyncSession, reference: str, *, today: date | None = None
+def _lookup_by_account(
+    session: Session, reference: str, *, today: date | None = None
 ) -> Card | None:
-    row = await session.execute(select(Debt.contact_id).where(Debt.reference == reference).limit(1))
-    contact_id = row.scalar_one_or_none()
+    contact_id = (
+        session.connection()
+        .execute(_CONTACT_BY_ACCOUNT, {"reference": reference})
+        .scalar_one_or_none()
+    )
     if contact_id is None:
         return None
-    return await card_for_contact(session, contact_id, today=today, matched_by="account")
+    return _card_for_contact(session, contact_id, today=today, matched_by="account")
 
 
-async def card_for_contact(
-    session: AsyncSession,
+def _card_for_contact(
+    session: Session,
     contact_id: int,
     *,
     today: date | None = None,
@@ -90,71 +224,27 @@ async def card_for_contact(
     matched_by: str = "contact",
 ) -> Card:
     today = today or date.today()
-    contact = await session.get(Contact, contact_id)
+    db = session.connection()
+    contact = db.execute(_CONTACT, {"cid": contact_id}).one_or_none()
     if contact is None:
         raise LookupError(f"no contact with id {contact_id}")
-    phones = (
-        await session.execute(
-            select(Phone.e164, Phone.kind, Phone.do_not_call, Phone.dnc_reason)
-            .join(ContactPhone, ContactPhone.phone_id == Phone.id)
-            .where(ContactPhone.contact_id == contact_id)
-            .order_by(ContactPhone.is_primary.desc(), Phone.id)
-        )
-    ).all()
-    debts = (
-        (await session.execute(select(Debt).where(Debt.contact_id == contact_id).order_by(Debt.id)))
-        .scalars()
-        .all()
-    )
+    key = {"cid": contact_id}
+    phones = db.execute(_PHONES, key).all()
+    debts = db.execute(_DEBTS, key).all()
     debt_ids = [d.id for d in debts]
     payments: list[CardPayment] = []
     promises: list[CardPromise] = []
     if debt_ids:
-        payment_rows = await session.execute(
-            select(Payment.debt_id, Payment.amount, Payment.paid_on, Payment.method)
-            .where(Payment.debt_id.in_(debt_ids))
-            .order_by(Payment.paid_on.desc(), Payment.id.desc())
-            .limit(LAST_PAYMENTS)
-        )
-        payments = [CardPayment(r.debt_id, r.amount, r.paid_on, r.method) for r in payment_rows]
-        promise_rows = await session.execute(
-            select(
-                PromiseToPay.id,
-                PromiseToPay.debt_id,
-                PromiseToPay.amount,
-                PromiseToPay.due_on,
-                PromiseToPay.status,
-            )
-            .where(
-                PromiseToPay.debt_id.in_(debt_ids),
-                PromiseToPay.status.in_([PromiseStatus.OPEN, PromiseStatus.BROKEN]),
-            )
-            .order_by(PromiseToPay.due_on.desc())
-        )
-        promises = [
-            CardPromise(r.id, r.debt_id, r.amount, r.due_on, str(r.status)) for r in promise_rows
+        payments = [
+            CardPayment(r.debt_id, r.amount, r.paid_on, r.method)
+            for r in db.execute(_PAYMENTS, {"ids": debt_ids})
         ]
-    interaction_rows = await session.execute(
-        select(
-            Interaction.id,
-            Interaction.kind,
-            Interaction.direction,
-            Interaction.started_at,
-            Interaction.ended_at,
-            Interaction.agent_id,
-            Interaction.disposition,
-            Interaction.notes,
-            Interaction.recording_ref,
-        )
-        .where(Interaction.contact_id == contact_id)
-        .order_by(Interaction.started_at.desc())
-        .limit(LAST_INTERACTIONS)
-    )
-    task_rows = await session.execute(
-        select(Task.id, Task.kind, Task.due_at, Task.owner_agent_id, Task.owner_queue, Task.note)
-        .where(Task.contact_id == contact_id, Task.status == TaskStatus.OPEN)
-        .order_by(Task.due_at)
-    )
+        promises = [
+            CardPromise(r.id, r.debt_id, r.amount, r.due_on, str(r.status))
+            for r in db.execute(_PROMISES, {"ids": debt_ids})
+        ]
+    interactions = db.execute(_INTERACTIONS, key)
+    tasks = db.execute(_TASKS, key)
     address = ", ".join(
         p
         for p in (
@@ -168,7 +258,7 @@ async def card_for_contact(
     )
     return Card(
         contact_id=contact.id,
-        name=contact.display_name,
+        name=_name(contact),
         kind=str(contact.kind),
         external_ref=contact.external_ref,
         language=contact.language,
@@ -189,7 +279,7 @@ async def card_for_contact(
                 d.balance,
                 d.currency,
                 d.due_date,
-                d.days_past_due(today),
+                max(0, (today - d.due_date).days),
                 str(d.status),
             )
             for d in debts
@@ -208,16 +298,10 @@ async def card_for_contact(
                 r.notes,
                 r.recording_ref,
             )
-            for r in interaction_rows
+            for r in interactions
         ),
         tasks=tuple(
             CardTask(r.id, str(r.kind), r.due_at, r.owner_agent_id, r.owner_queue, r.note)
-            for r in task_rows
+            for r in tasks
         ),
     )
-
-
-def _with_others(card: Card, others: tuple[tuple[int, str], ...]) -> Card:
-    from dataclasses import replace
-
-    return replace(card, other_contacts=others)
