@@ -60,6 +60,7 @@ CONTACT_FIELDS = (
     "segment",
 )
 CHUNK = 500
+_contacts, _phones = Contact.__table__, Phone.__table__
 
 
 class ImportFileError(Exception):
@@ -116,18 +117,25 @@ def load_mapping(path: Path | None) -> dict[str, str]:
 def parse_rows(
     lines: Iterable[str], mapping: dict[str, str], default_region: str
 ) -> Iterator[DebtorRow | list[RowError]]:
-    reader = csv.DictReader(lines)
-    header = reader.fieldnames or []
+    reader = csv.reader(lines)
+    header = next(reader, [])
     missing = [mapping[f] for f in REQUIRED if mapping[f] not in header]
     if missing:
         raise ImportFileError(
             f"missing required columns: {', '.join(missing)} (file has: "
             f"{', '.join(header) or 'no header'})"
         )
+    columns = {name: header.index(mapping[name]) for name in FIELDS if mapping[name] in header}
+    width = len(header)
     seen_refs: dict[tuple[str, str], int] = {}
     for record in reader:
         line = reader.line_num
-        parsed = _parse_row(record, line, mapping, default_region)
+        if not record:
+            continue  # a blank line
+        values = {name: record[i].strip() if i < len(record) else "" for name, i in columns.items()}
+        parsed = _parse_row(
+            values, record[width:], len(record) < width, line, mapping, default_region
+        )
         if isinstance(parsed, DebtorRow):
             key = (parsed.debt["creditor"], parsed.debt["reference"])
             if key in seen_refs:
@@ -145,21 +153,25 @@ def parse_rows(
 
 
 def _parse_row(
-    record: dict[str | None, Any], line: int, mapping: dict[str, str], default_region: str
+    values: dict[str, str],
+    extra: list[str],
+    short: bool,
+    line: int,
+    mapping: dict[str, str],
+    default_region: str,
 ) -> DebtorRow | list[RowError]:
     errors: list[RowError] = []
-    if None in record:
-        errors.append(RowError(line, "", ",".join(record[None]), "more fields than the header"))
+    if extra:
+        errors.append(RowError(line, "", ",".join(extra), "more fields than the header"))
+    if short:
+        errors.append(RowError(line, "", "", "fewer fields than the header"))
 
     def value(name: str) -> str:
-        raw = record.get(mapping[name])
-        return raw.strip() if isinstance(raw, str) else ""
+        return values.get(name, "")
 
     def fail(name: str, reason: str) -> None:
         errors.append(RowError(line, mapping[name], value(name), reason))
 
-    if any(v is None for k, v in record.items() if k is not None):
-        errors.append(RowError(line, "", "", "fewer fields than the header"))
     for name in REQUIRED:
         if not value(name):
             fail(name, "required")
@@ -287,10 +299,18 @@ async def _write(
                 if ref not in existing
             ]
             if new:
-                created = await session.execute(
-                    insert(Contact).returning(Contact.external_ref, Contact.id), new
+                # no RETURNING: SQLite cannot keep its order for many rows, so SQLAlchemy would
+                # send one row at a time; the unique keys read the new ids back in one query
+                await session.execute(insert(_contacts), new)
+                existing.update(
+                    _pairs(
+                        await session.execute(
+                            select(Contact.external_ref, Contact.id).where(
+                                Contact.external_ref.in_([n["external_ref"] for n in new])
+                            )
+                        )
+                    )
                 )
-                existing.update(_pairs(created))
                 result.contacts_created += len(new)
             created_refs = {n["external_ref"] for n in new}
             updates = [
@@ -316,8 +336,14 @@ async def _write_phones(session, chunk, contact_ids, result: ImportResult) -> No
     )
     fresh = [{"e164": e164, "raw": raw} for e164, raw in numbers.items() if e164 not in known]
     if fresh:
-        created = await session.execute(insert(Phone).returning(Phone.e164, Phone.id), fresh)
-        known.update(_pairs(created))
+        await session.execute(insert(_phones), fresh)
+        known.update(
+            _pairs(
+                await session.execute(
+                    select(Phone.e164, Phone.id).where(Phone.e164.in_([f["e164"] for f in fresh]))
+                )
+            )
+        )
         result.phones_created += len(fresh)
     wanted = {
         (contact_ids[r.external_ref], known[e164]): i == 0
@@ -336,7 +362,7 @@ async def _write_phones(session, chunk, contact_ids, result: ImportResult) -> No
         if (c, p) not in linked
     ]
     if links:
-        await session.execute(insert(ContactPhone), links)
+        await session.execute(insert(ContactPhone.__table__), links)
 
 
 async def _write_debts(session, chunk, contact_ids, now: datetime, result: ImportResult) -> None:
@@ -359,7 +385,7 @@ async def _write_debts(session, chunk, contact_ids, now: datetime, result: Impor
         else:
             fresh.append({**r.debt, "contact_id": contact_ids[r.external_ref], "created_at": now})
     if fresh:
-        await session.execute(insert(Debt), fresh)
+        await session.execute(insert(Debt.__table__), fresh)
         result.debts_created += len(fresh)
     if changed:
         await session.execute(update(Debt), changed)
