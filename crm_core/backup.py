@@ -30,7 +30,7 @@ def backup_sqlite(
     source_path = sqlite_path(url)
     if not source_path.exists():
         raise BackupError(f"database file {source_path} does not exist")
-    if destination.exists() and destination.is_dir():
+    if destination.is_dir() or not destination.suffix:  # a folder, existing or to be made
         destination = destination / source_path.name
     if destination.resolve() == source_path.resolve():
         raise BackupError("the backup destination is the database itself")

@@ -255,7 +255,7 @@ class DemoGenerator:
     def _number(self, place: Place) -> str:
         while True:
             prefix = self.rng.choice(place.prefixes)
-            candidate = prefix + "".join(self.rng.choice("0123456789") for _ in range(place.digits))
+            candidate = f"{prefix}{self.rng.randrange(10**place.digits):0{place.digits}d}"
             if candidate in self.numbers:
                 continue
             if phonenumbers.is_valid_number(phonenumbers.parse(candidate, None)):
