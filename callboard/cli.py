@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("destination", type=Path)
 
     commands.add_parser("evaluate-promises", help="mark promises to pay kept or broken")
+
+    commands.add_parser("serve", help="run Callboard against your Asterisk")
+    demo = commands.add_parser("demo", help="run the whole floor against the simulated PBX")
+    demo.add_argument("--call-rate", type=float, default=0.25, help="inbound calls per second")
     return parser
 
 
@@ -175,7 +179,26 @@ def _evaluate_promises(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from callboard.node import serve
+
+    upgrade(settings.database.url)
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from callboard.demo import run_demo
+
+    if args.call_rate <= 0:
+        raise CommandError("--call-rate must be above 0")
+    asyncio.run(run_demo(settings, call_rate=args.call_rate))
+    return 0
+
+
 HANDLERS = {
+    "serve": _serve,
+    "demo": _demo,
     "migrate": _migrate,
     "import": _import,
     "demo-data": _demo_data,

@@ -46,6 +46,7 @@ class AmiSettings:
     dead_after_s: float = 3.0
     action_timeout_s: float = 5.0
     reconnect_max_s: float = 30.0
+    number_endpoint: str = "PJSIP/{number}@trunk"  # how a phone number is dialled out
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class WebSettings:
 class RoutingSettings:
     wrap_up_s: int = 30
     ring_timeout_s: int = 15
-    strategy: str = "longest_idle"
+    strategy: str = "longest_idle"  # longest_idle, highest_level, least_calls, round_robin
     sticky_s: int = 30
 
 
@@ -217,13 +218,15 @@ def _validate(settings: Settings, source: str) -> None:
         raise ConfigError(
             f"{source}: [center] default_region: expected ISO country code, got {region!r}"
         )
+    if "{number}" not in settings.ami.number_endpoint:
+        raise ConfigError(f"{source}: [ami] number_endpoint: must contain {{number}}")
     for section, key in (("ami", "port"), ("agi", "port"), ("web", "port")):
         port = getattr(getattr(settings, section), key)
         if not 0 <= port <= 65535:
             raise ConfigError(f"{source}: [{section}] {key}: {port} is not a TCP port")
     if settings.routing.strategy not in {
         "longest_idle",
-        "highest_skill",
+        "highest_level",
         "least_calls",
         "round_robin",
     }:

@@ -1,0 +1,132 @@
+"""The composition root: one Callboard process wired from its settings.
+
+Every service is started in dependency order and stopped in reverse by one AsyncExitStack, so a
+failure while starting stops what had started, and Ctrl-C leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from agent_desktop.acd_adapter import RoutingAgentControl
+from agent_desktop.app import create_app
+from agent_desktop.keys import DesktopDeps
+from ami_bridge.link import LinkConfig
+from ami_bridge.service import AmiBridge
+from callboard.queues import load_queues
+from crm_core.bus import InProcessBus
+from crm_core.clock import Clock, SystemClock
+from crm_core.config import Settings
+from crm_core.db import Database
+from crm_core.interactions import InteractionLog
+from ivr.crm import CrmCallbackDesk, CrmDirectory, CrmJournal
+from ivr.handoff import AcdHandoff
+from ivr.service import IvrService
+from ivr.session import SafeDefault
+from routing.acd import Acd
+from routing.service import AcdService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Node:
+    """What a running process holds; tests and the demo reach the services through it."""
+
+    settings: Settings
+    db: Database
+    bus: InProcessBus
+    clock: Clock
+    bridge: AmiBridge
+    acd: AcdService
+    ivr: IvrService
+    web_url: str
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+async def start_node(
+    settings: Settings, stack: AsyncExitStack, *, clock: Clock | None = None
+) -> Node:
+    clock = clock or SystemClock()
+    db = await Database.open(settings.database.url)
+    stack.push_async_callback(db.close)
+    bus = InProcessBus()
+    stack.callback(bus.close)
+
+    bridge = AmiBridge(
+        LinkConfig.from_settings(settings.ami),
+        bus=bus,
+        clock=clock,
+        db=db,
+        number_endpoint=settings.ami.number_endpoint,
+    )
+    await bridge.start()
+    stack.push_async_callback(bridge.stop)
+
+    async with db.session() as session:
+        queues = await load_queues(session, settings.routing)
+    acd = AcdService(
+        Acd(clock, queues, tz=ZoneInfo(settings.center.timezone)),
+        bus=bus,
+        switch=bridge.switch,
+        clock=clock,
+        db=db,
+        default_region=settings.center.default_region,
+    )
+    await acd.start()
+    stack.push_async_callback(acd.stop)
+
+    ivr = IvrService(
+        flows=Path(settings.agi.flows_dir),
+        directory=CrmDirectory(db, clock),
+        handoff=AcdHandoff(acd),
+        callbacks=CrmCallbackDesk(db, clock),
+        journal=CrmJournal(InteractionLog(db)),
+        clock=clock,
+        safe_default=SafeDefault(queue=settings.agi.default_queue),
+        host=settings.agi.host,
+        port=settings.agi.port,
+    )
+    report = await ivr.start()
+    stack.push_async_callback(ivr.close)
+    log.info("IVR flows: %s", report)
+
+    app = create_app(
+        DesktopDeps(
+            db=db,
+            bus=bus,
+            settings=settings,
+            clock=clock,
+            acd=RoutingAgentControl(acd, db),
+            switch=bridge.switch,
+        )
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, settings.web.host, settings.web.port)
+    await site.start()
+    url = f"http://{settings.web.host}:{settings.web.port}/"
+    log.info("desktop at %s", url)
+    return Node(
+        settings=settings, db=db, bus=bus, clock=clock, bridge=bridge, acd=acd, ivr=ivr, web_url=url
+    )
+
+
+async def serve(
+    settings: Settings, *, ready: Callable[[Node], Awaitable[None]] | None = None
+) -> None:
+    """Runs until cancelled (Ctrl-C)."""
+    async with AsyncExitStack() as stack:
+        node = await start_node(settings, stack)
+        if ready is not None:
+            await ready(node)
+        await asyncio.Event().wait()
