@@ -29,6 +29,7 @@ from crm_core.db import Database
 from crm_core.interactions import InteractionLog
 from ivr.crm import CrmCallbackDesk, CrmDirectory, CrmJournal
 from ivr.handoff import AcdHandoff
+from ivr.loader import CenterCalendar
 from ivr.service import IvrService
 from ivr.session import SafeDefault
 from routing.acd import Acd
@@ -94,6 +95,7 @@ async def start_node(
         safe_default=SafeDefault(queue=settings.agi.default_queue),
         host=settings.agi.host,
         port=settings.agi.port,
+        center=CenterCalendar(settings.center.timezone, frozenset(settings.center.holidays)),
     )
     report = await ivr.start()
     stack.push_async_callback(ivr.close)
