@@ -1,0 +1,319 @@
+"""The registry of live channels (by Uniqueid) and calls (by Linkedid), and its transitions.
+
+The CallTracker (AMI event handlers) and the reconnect resync (ami_bridge.snapshot) both change
+state only through these steps, so a call is announced, moved, bridged and closed the same way
+whichever path saw it. Read-only views hand out frozen copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from ami_bridge.causes import cause_text
+from ami_bridge.channels import Call, CallInfo, Channel, ChannelInfo, DirectionRules, to_utc
+from ami_bridge.events import (
+    CallBridged,
+    CallEnded,
+    CallEvent,
+    CallStarted,
+    CallUnbridged,
+    ChannelHungUp,
+    ChannelJoined,
+    EndReason,
+    RecordingStopped,
+)
+from crm_core.clock import Clock
+
+Message = Mapping[str, str]
+Out = list[CallEvent]
+
+
+def parse_caller_id(raw: str | None) -> str | None:
+    if not raw or raw == "<unknown>":
+        return None
+    return raw
+
+
+def parse_state(raw: str | None) -> int:
+    if raw and raw.isdigit():
+        return int(raw)
+    return 0
+
+
+class CallRegistry:
+    """State of one Asterisk's calls; subclassed by CallTracker, which feeds it AMI events."""
+
+    def __init__(self, clock: Clock, *, rules: DirectionRules | None = None) -> None:
+        self._clock = clock
+        self._rules = rules or DirectionRules()
+        self._channels: dict[str, Channel] = {}
+        self._by_name: dict[str, Channel] = {}
+        self._calls: dict[str, Call] = {}
+        self._bridges: dict[str, list[Channel]] = {}
+
+    # ---- read-only views ----------------------------------------------------------------
+
+    @property
+    def calls(self) -> dict[str, CallInfo]:
+        """Live calls by Linkedid (a fresh copy: cheap for routing, not for the hot path)."""
+        return {lid: CallInfo.of(call) for lid, call in self._calls.items()}
+
+    def call(self, linkedid: str) -> CallInfo | None:
+        call = self._calls.get(linkedid)
+        return None if call is None else CallInfo.of(call)
+
+    def channel(self, name: str) -> ChannelInfo | None:
+        ch = self._by_name.get(name)
+        return None if ch is None else ChannelInfo.of(ch)
+
+    def channel_by_uniqueid(self, uniqueid: str) -> ChannelInfo | None:
+        ch = self._channels.get(uniqueid)
+        return None if ch is None else ChannelInfo.of(ch)
+
+    def caller_channel(self, linkedid: str) -> str | None:
+        """Name of the call's channel an agent should be bridged to (see CallInfo)."""
+        info = self.call(linkedid)
+        if info is None:
+            return None
+        caller = info.caller_channel
+        return None if caller is None else caller.name
+
+    @property
+    def channel_count(self) -> int:
+        return len(self._channels)
+
+    @property
+    def call_count(self) -> int:
+        return len(self._calls)
+
+    def live_channel(self, uniqueid: str) -> Channel | None:
+        """The mutable record itself: for the tracker's own modules (snapshot), not consumers."""
+        return self._channels.get(uniqueid)
+
+    def live_call(self, linkedid: str) -> Call | None:
+        return self._calls.get(linkedid)
+
+    def iter_live_channels(self) -> Iterator[Channel]:
+        """A copy of the channel records, safe to iterate while channels are removed."""
+        return iter(list(self._channels.values()))
+
+    # ---- shared steps ---------------------------------------------------------------------
+
+    def _ts(self, m: Message) -> float:
+        raw = m.get("Timestamp")
+        if raw:
+            try:
+                ts = float(raw)
+            except ValueError:
+                pass
+            else:
+                if 0.0 < ts < 1e11:  # also refuses nan and inf
+                    return ts
+        return self._clock.now().timestamp()
+
+    def now_ts(self) -> float:
+        return self._clock.now().timestamp()
+
+    def _channel(self, m: Message, out: Out, *, adopt: bool = True) -> Channel | None:
+        """The channel the message is about: relinked if its Linkedid changed, adopted if new
+        (tracker started mid-call), and its call announced."""
+        ch = self._channels.get(m.get("Uniqueid", ""))
+        if ch is None:
+            if not adopt:
+                return None
+            ch = self.adopt(m)
+            if ch is None:
+                return None
+        else:
+            linkedid = m.get("Linkedid")
+            if linkedid and linkedid != ch.linkedid:
+                self.relink(ch, linkedid, self._ts(m), out)
+        call = self._calls[ch.linkedid]
+        if not call.announced:
+            self.announce(call, out)
+        return ch
+
+    def adopt(self, m: Message) -> Channel | None:
+        """Start tracking a channel from any message with the standard channel headers."""
+        uniqueid = m.get("Uniqueid")
+        name = m.get("Channel")
+        if not uniqueid or not name or uniqueid in self._channels:
+            return self._channels.get(uniqueid) if uniqueid else None
+        ts = self._ts(m)
+        context = m.get("Context", "")
+        exten = m.get("Exten", "")
+        ch = Channel(
+            name=name,
+            uniqueid=uniqueid,
+            linkedid=m.get("Linkedid") or uniqueid,
+            state=parse_state(m.get("ChannelState")),
+            context=context,
+            exten=exten,
+            caller_number=parse_caller_id(m.get("CallerIDNum")),
+            caller_name=parse_caller_id(m.get("CallerIDName")),
+            created=ts,
+            first_context=context,
+            first_exten=exten,
+        )
+        self.add_channel(ch, ts)
+        return ch
+
+    def add_channel(self, ch: Channel, ts: float) -> None:
+        self._channels[ch.uniqueid] = ch
+        self._by_name[ch.name] = ch
+        call = self._calls.get(ch.linkedid)
+        if call is None:
+            call = self._calls[ch.linkedid] = Call(linkedid=ch.linkedid, started=ts)
+        call.channels[ch.uniqueid] = ch
+
+    def announce(self, call: Call, out: Out) -> None:
+        call.announced = True
+        if not call.channels:
+            return
+        origin = call.channels.get(call.linkedid) or next(iter(call.channels.values()))
+        call.direction = self._rules.classify(origin)
+        out.append(
+            CallStarted(
+                linkedid=call.linkedid,
+                at=to_utc(call.started),
+                channel=origin.name,
+                uniqueid=origin.uniqueid,
+                caller_number=origin.caller_number,
+                caller_name=origin.caller_name,
+                context=origin.first_context,
+                exten=origin.first_exten,
+                direction=call.direction,
+            )
+        )
+
+    def relink(self, ch: Channel, linkedid: str, ts: float, out: Out) -> None:
+        """Move a channel to another call (Linkedid switch); a call left empty ends, merged."""
+        previous = ch.linkedid
+        old = self._calls.get(previous)
+        if old is not None:
+            old.channels.pop(ch.uniqueid, None)
+        ch.linkedid = linkedid
+        new = self._calls.get(linkedid)
+        if new is None:
+            new = self._calls[linkedid] = Call(linkedid=linkedid, started=ts)
+        new.channels[ch.uniqueid] = ch
+        if not new.announced:
+            self.announce(new, out)
+        out.append(
+            ChannelJoined(
+                linkedid=linkedid,
+                at=to_utc(ts),
+                channel=ch.name,
+                uniqueid=ch.uniqueid,
+                previous_linkedid=previous,
+            )
+        )
+        if old is not None and not old.channels:
+            self.end_call(old, ts, EndReason.MERGED, out)
+
+    def remove_channel(
+        self, ch: Channel, ts: float, cause: int, out: Out, reason: EndReason | None = None
+    ) -> None:
+        """The channel is gone (Hangup, or missing from a resync snapshot)."""
+        self._channels.pop(ch.uniqueid, None)
+        if self._by_name.get(ch.name) is ch:
+            del self._by_name[ch.name]
+        if ch.bridge_id is not None:
+            self._drop_member(ch, ch.bridge_id)
+        call = self._calls.get(ch.linkedid)
+        if call is None:
+            return
+        call.channels.pop(ch.uniqueid, None)
+        if cause and not call.cause:
+            call.cause = cause
+        if call.announced:
+            at = to_utc(ts)
+            if ch.recording:
+                out.append(
+                    RecordingStopped(
+                        linkedid=ch.linkedid,
+                        at=at,
+                        channel=ch.name,
+                        file=ch.record_file,
+                        reason="hangup",
+                    )
+                )
+            out.append(
+                ChannelHungUp(
+                    linkedid=call.linkedid,
+                    at=at,
+                    channel=ch.name,
+                    uniqueid=ch.uniqueid,
+                    cause=cause,
+                    cause_text=cause_text(cause),
+                )
+            )
+        ch.recording = False
+        if not call.channels:
+            self.end_call(call, ts, reason, out)
+
+    def end_call(self, call: Call, ts: float, reason: EndReason | None, out: Out) -> None:
+        self._calls.pop(call.linkedid, None)
+        if not call.announced:
+            return  # never reported (merged during its creation burst): nothing to close
+        talk = ts - call.talk_started if call.talk_started is not None else 0.0
+        out.append(
+            CallEnded(
+                linkedid=call.linkedid,
+                at=to_utc(ts),
+                cause=call.cause,
+                cause_text=cause_text(call.cause),
+                duration_s=round(max(0.0, ts - call.started), 6),
+                talk_s=round(max(0.0, talk), 6),
+                reason=reason or EndReason.HANGUP,
+            )
+        )
+
+    # ---- bridges ---------------------------------------------------------------------------
+
+    def enter(self, ch: Channel, bridge_id: str, ts: float, out: Out) -> None:
+        members = self._bridges.get(bridge_id)
+        if members is None:
+            members = self._bridges[bridge_id] = []
+        members.append(ch)
+        ch.bridge_id = bridge_id
+        if len(members) > 1:
+            for member in members:
+                call = self._calls.get(member.linkedid)
+                if call is not None and call.talk_started is None:
+                    call.talk_started = ts
+        out.append(
+            CallBridged(
+                linkedid=ch.linkedid,
+                at=to_utc(ts),
+                bridge_id=bridge_id,
+                channel=ch.name,
+                parties=tuple(member.name for member in members),
+            )
+        )
+
+    def leave(self, ch: Channel, ts: float, out: Out) -> None:
+        bridge_id = ch.bridge_id
+        if bridge_id is None:
+            return
+        members = self._drop_member(ch, bridge_id)
+        out.append(
+            CallUnbridged(
+                linkedid=ch.linkedid,
+                at=to_utc(ts),
+                bridge_id=bridge_id,
+                channel=ch.name,
+                parties=tuple(member.name for member in members),
+            )
+        )
+
+    def _drop_member(self, ch: Channel, bridge_id: str) -> list[Channel]:
+        """Take the channel out of the bridge; forget a bridge left empty (BridgeDestroy may
+        never come, e.g. across a reconnect). Returns the members left."""
+        ch.bridge_id = None
+        members = self._bridges.get(bridge_id, [])
+        if ch in members:
+            members.remove(ch)
+        if not members:
+            self._bridges.pop(bridge_id, None)
+        return members

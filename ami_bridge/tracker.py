@@ -1,0 +1,433 @@
+"""CallTracker: AMI events in, domain call events out.
+
+Pure and synchronous: `feed(message)` updates the channels (by Uniqueid) and calls (by
+Linkedid) and returns the call events that message caused; the same code runs live and over
+recorded traces. It never raises on odd input: a tracker started mid-call adopts the channels
+it meets, and events for channels it never saw are ignored.
+
+Behaviours follow asterisk/traces/README.md: CallStarted waits for the channel-creation burst
+(Newchannel, Newexten, VarSet, NewCallerid) to end so it carries the caller ID; a channel whose
+Linkedid changes (the agent leg at BridgeEnter) moves to the other call; a call ends when its
+last channel hangs up. Reconnect resync lives in `ami_bridge.snapshot`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ami_bridge import snapshot
+from ami_bridge.causes import parse_cause
+from ami_bridge.channels import STATE_RINGING, STATE_UP, Channel, DirectionRules, to_utc
+from ami_bridge.events import (
+    AmdResult,
+    CallAnswered,
+    CallEvent,
+    CallHeld,
+    CallResumed,
+    CallRinging,
+    CallTransferred,
+    DtmfReceived,
+    HoldKind,
+    RecordingStarted,
+    RecordingStopped,
+    SpyStarted,
+    SpyStopped,
+    TransferKind,
+)
+from ami_bridge.registry import CallRegistry, Message, Out, parse_caller_id, parse_state
+from crm_core.clock import Clock
+
+# Applications after which a jump to another context is the dialplan's own doing, not a
+# Redirect: gotos, subroutines, AGI (SET CONTEXT), and the first app of an originated leg.
+_JUMP_APPS = frozenset(
+    {
+        "",
+        "AppDial",
+        "AppDial2",
+        "Goto",
+        "GotoIf",
+        "GotoIfTime",
+        "Gosub",
+        "GosubIf",
+        "Return",
+        "StackPop",
+        "ExecIf",
+        "ExecIfTime",
+        "Exec",
+        "TryExec",
+        "Macro",
+        "MacroIf",
+        "MacroExit",
+        "AGI",
+        "EAGI",
+        "DeadAGI",
+        "Stasis",
+        "DISA",
+    }
+)
+_SOFTHANGUP_ASYNCGOTO = "2"  # AST_SOFTHANGUP_ASYNCGOTO: SoftHangupRequest causes are flags
+_TRACKED_VARIABLES = frozenset({"MIXMONITOR_FILENAME", "AMDSTATUS", "AMDCAUSE"})
+
+
+class CallTracker(CallRegistry):
+    """Channels and calls of one Asterisk, rebuilt from its AMI event stream."""
+
+    def __init__(self, clock: Clock, *, rules: DirectionRules | None = None) -> None:
+        super().__init__(clock, rules=rules)
+        self._snapshot: snapshot.Snapshot | None = None
+        self._handlers: dict[str, Callable[[Message, Out], None]] = {
+            "Newchannel": self._on_newchannel,
+            "Newexten": self._on_newexten,
+            "VarSet": self._on_varset,
+            "NewCallerid": self._on_newcallerid,
+            "Newstate": self._on_newstate,
+            "HangupRequest": self._on_hangup_request,
+            "SoftHangupRequest": self._on_hangup_request,
+            "Hangup": self._on_hangup,
+            "BridgeEnter": self._on_bridge_enter,
+            "BridgeLeave": self._on_bridge_leave,
+            "BridgeDestroy": self._on_bridge_destroy,
+            "MusicOnHoldStart": self._on_moh_start,
+            "MusicOnHoldStop": self._on_moh_stop,
+            "Hold": self._on_hold,
+            "Unhold": self._on_unhold,
+            "MixMonitorStart": self._on_mixmonitor_start,
+            "MixMonitorStop": self._on_mixmonitor_stop,
+            "DTMFEnd": self._on_dtmf_end,
+            "UserEvent": self._on_user_event,
+            "BlindTransfer": self._on_blind_transfer,
+            "AttendedTransfer": self._on_attended_transfer,
+            "ChanSpyStart": self._on_spy,
+            "ChanSpyStop": self._on_spy,
+            "Rename": self._on_rename,
+        }
+
+    # ---- the one entry point ----------------------------------------------------------
+
+    def feed(self, message: Message) -> list[CallEvent]:
+        """Apply one AMI message; returns the call events it caused (often none)."""
+        out: Out = []
+        handler = self._handlers.get(message.get("Event", ""))
+        if handler is not None:
+            handler(message, out)
+        return out
+
+    # ---- resync after a reconnect (see ami_bridge.snapshot) --------------------------------
+
+    def snapshot_started(self) -> None:
+        """The link sent CoreShowChannels/Status; live events keep flowing through feed()."""
+        self._snapshot = snapshot.Snapshot.begin(self)
+
+    def apply_snapshot(self, items: Iterable[Message]) -> None:
+        """CoreShowChannel / Status list items (other messages are ignored)."""
+        if self._snapshot is None:
+            raise RuntimeError("apply_snapshot() expected snapshot_started() first")
+        self._snapshot.add(items)
+
+    def snapshot_complete(self) -> list[CallEvent]:
+        """Rebuild from the snapshot: adopt new channels, close calls that vanished."""
+        if self._snapshot is None:
+            raise RuntimeError("snapshot_complete() expected snapshot_started() first")
+        pending, self._snapshot = self._snapshot, None
+        return pending.apply(self)
+
+    def resync(self, items: Iterable[Message]) -> list[CallEvent]:
+        """snapshot_started + apply_snapshot + snapshot_complete in one call."""
+        self.snapshot_started()
+        self.apply_snapshot(items)
+        return self.snapshot_complete()
+
+    # ---- channel life ---------------------------------------------------------------------
+
+    def _on_newchannel(self, m: Message, out: Out) -> None:
+        self.adopt(m)
+
+    def _on_newcallerid(self, m: Message, out: Out) -> None:
+        ch = self._channels.get(m.get("Uniqueid", ""))
+        if ch is not None:
+            ch.caller_number = parse_caller_id(m.get("CallerIDNum"))
+            ch.caller_name = parse_caller_id(m.get("CallerIDName"))
+
+    def _on_newexten(self, m: Message, out: Out) -> None:
+        ch = self._channels.get(m.get("Uniqueid", ""))
+        if ch is None:
+            ch = self.adopt(m)
+            if ch is None:
+                return
+        elif m.get("Linkedid", ch.linkedid) != ch.linkedid:
+            self._channel(m, out)
+        app = m.get("Application", "")
+        context = m.get("Context", "")
+        if not ch.application:
+            if app == "AppDial2" or app == "AppDial":
+                ch.originated = True
+        elif m.get("Priority") == "1":
+            if ch.transfer_pending:
+                ch.transfer_pending = False
+            elif (
+                context != ch.context
+                and ch.application not in _JUMP_APPS
+                and not ch.hangup_requested
+            ):
+                self._transferred(
+                    ch, TransferKind.REDIRECT, f"{context},{m.get('Exten', '')},1", None, m, out
+                )
+        ch.context = context
+        ch.exten = m.get("Exten", "")
+        ch.application = app
+
+    def _on_varset(self, m: Message, out: Out) -> None:
+        variable = m.get("Variable")
+        if variable not in _TRACKED_VARIABLES:
+            return
+        ch = self._channel(m, out, adopt=False)
+        if ch is None:
+            return
+        value = m.get("Value", "")
+        if variable == "MIXMONITOR_FILENAME":
+            ch.record_file = value or None
+        elif variable == "AMDSTATUS":
+            ch.amd_status = value
+            ch.amd_reported = False
+        elif ch.amd_status is not None and not ch.amd_reported:  # AMDCAUSE follows AMDSTATUS
+            ch.amd_reported = True
+            out.append(
+                AmdResult(
+                    linkedid=ch.linkedid,
+                    at=to_utc(self._ts(m)),
+                    channel=ch.name,
+                    status=ch.amd_status,
+                    cause=value,
+                )
+            )
+
+    def _on_newstate(self, m: Message, out: Out) -> None:
+        ch = self._channel(m, out)
+        if ch is None:
+            return
+        state = parse_state(m.get("ChannelState"))
+        previous, ch.state = ch.state, state
+        if state == previous:
+            return
+        if state == STATE_RINGING:
+            out.append(
+                CallRinging(
+                    linkedid=ch.linkedid,
+                    at=to_utc(self._ts(m)),
+                    channel=ch.name,
+                    uniqueid=ch.uniqueid,
+                )
+            )
+        elif state == STATE_UP:
+            call = self._calls[ch.linkedid]
+            if not call.answered:
+                call.answered = True
+                out.append(
+                    CallAnswered(
+                        linkedid=ch.linkedid,
+                        at=to_utc(self._ts(m)),
+                        channel=ch.name,
+                        uniqueid=ch.uniqueid,
+                    )
+                )
+
+    def _on_hangup_request(self, m: Message, out: Out) -> None:
+        if m.get("Event") == "SoftHangupRequest" and m.get("Cause") == _SOFTHANGUP_ASYNCGOTO:
+            return  # a Redirect interrupting the app, not a hangup
+        ch = self._channels.get(m.get("Uniqueid", ""))
+        if ch is not None:
+            ch.hangup_requested = True
+
+    def _on_hangup(self, m: Message, out: Out) -> None:
+        ch = self._channel(m, out, adopt=False)
+        if ch is not None:
+            self.remove_channel(ch, self._ts(m), parse_cause(m.get("Cause")), out)
+
+    def _on_rename(self, m: Message, out: Out) -> None:
+        ch = self._channels.get(m.get("Uniqueid", ""))
+        new_name = m.get("Newname")
+        if ch is None or not new_name:
+            return
+        if self._by_name.get(ch.name) is ch:
+            del self._by_name[ch.name]
+        ch.name = new_name
+        self._by_name[new_name] = ch
+
+    # ---- bridges --------------------------------------------------------------------------
+
+    def _on_bridge_enter(self, m: Message, out: Out) -> None:
+        ch = self._channel(m, out)
+        bridge_id = m.get("BridgeUniqueid")
+        if ch is None or not bridge_id or ch.bridge_id == bridge_id:
+            return
+        ts = self._ts(m)
+        if ch.bridge_id is not None:
+            self.leave(ch, ts, out)
+        self.enter(ch, bridge_id, ts, out)
+
+    def _on_bridge_leave(self, m: Message, out: Out) -> None:
+        ch = self._channel(m, out, adopt=False)
+        if ch is not None and ch.bridge_id is not None and ch.bridge_id == m.get("BridgeUniqueid"):
+            self.leave(ch, self._ts(m), out)
+
+    def _on_bridge_destroy(self, m: Message, out: Out) -> None:
+        for member in self._bridges.pop(m.get("BridgeUniqueid", ""), ()):
+            member.bridge_id = None
+
+    # ---- hold, recording, DTMF, AMD -------------------------------------------------------
+
+    def _on_moh_start(self, m: Message, out: Out) -> None:
+        ch = self._channel(m, out)
+        if ch is not None and not ch.on_moh:
+            ch.on_moh = True
+            out.append(self._held(CallHeld, ch, HoldKind.MUSIC_ON_HOLD, m))
+
+    def _on_moh_stop(self, m: Message, out: Out) -> None:
+        ch = self._channel(m, out)
+        if ch is not None and ch.on_moh:
+            ch.on_moh = False
+            out.append(self._held(CallResumed, ch, HoldKind.MUSIC_ON_HOLD, m))
+
+    def _on_hold(self, m: Message, out: Out) -> None:
+        ch = self._channel(m, out)
+        if ch is not None and not ch.on_hold:
+            ch.on_hold = True
+            out.append(self._held(CallHeld, ch, HoldKind.HOLD, m))
+
+    def _on_unhold(self, m: Message, out: Out) -> None:
+        ch = self._channel(m, out)
+        if ch is not None and ch.on_hold:
+            ch.on_hold = False
+            out.append(self._held(CallResumed, ch, HoldKind.HOLD, m))
+
+    def _held(
+        self, kind: type[CallHeld] | type[CallResumed], ch: Channel, how: HoldKind, m: Message
+    ) -> CallEvent:
+        return kind(linkedid=ch.linkedid, at=to_utc(self._ts(m)), channel=ch.name, kind=how)
+
+    def _on_mixmonitor_start(self, m: Message, out: Out) -> None:
+        ch = self._channel(m, out)
+        if ch is None:
+            return
+        ch.recording = True
+        out.append(
+            RecordingStarted(
+                linkedid=ch.linkedid, at=to_utc(self._ts(m)), channel=ch.name, file=ch.record_file
+            )
+        )
+
+    def _on_mixmonitor_stop(self, m: Message, out: Out) -> None:
+        ch = self._channel(m, out)
+        if ch is None or not ch.recording:
+            return
+        ch.recording = False
+        out.append(
+            RecordingStopped(
+                linkedid=ch.linkedid,
+                at=to_utc(self._ts(m)),
+                channel=ch.name,
+                file=ch.record_file,
+                reason="stopped",
+            )
+        )
+
+    def _on_dtmf_end(self, m: Message, out: Out) -> None:
+        if m.get("Direction") != "Received":
+            return
+        ch = self._channel(m, out)
+        if ch is not None:
+            out.append(
+                DtmfReceived(
+                    linkedid=ch.linkedid,
+                    at=to_utc(self._ts(m)),
+                    channel=ch.name,
+                    digit=m.get("Digit", ""),
+                )
+            )
+
+    def _on_user_event(self, m: Message, out: Out) -> None:
+        if m.get("UserEvent") != "AMDResult":
+            return
+        ch = self._channel(m, out, adopt=False)
+        if ch is None or ch.amd_reported:
+            return
+        ch.amd_reported = True
+        ch.amd_status = m.get("AMDStatus", "")
+        out.append(
+            AmdResult(
+                linkedid=ch.linkedid,
+                at=to_utc(self._ts(m)),
+                channel=ch.name,
+                status=ch.amd_status,
+                cause=m.get("AMDCause", ""),
+            )
+        )
+
+    # ---- transfers and spying -------------------------------------------------------------
+
+    def _transferred(
+        self,
+        ch: Channel,
+        kind: TransferKind,
+        target: str,
+        transferer: str | None,
+        m: Message,
+        out: Out,
+    ) -> None:
+        call = self._calls[ch.linkedid]
+        if not call.announced:
+            self.announce(call, out)
+        out.append(
+            CallTransferred(
+                linkedid=ch.linkedid,
+                at=to_utc(self._ts(m)),
+                kind=kind,
+                channel=ch.name,
+                target=target,
+                transferer=transferer,
+            )
+        )
+
+    def _on_blind_transfer(self, m: Message, out: Out) -> None:
+        ch = self._channels.get(m.get("TransfereeUniqueid", ""))
+        if m.get("Result") != "Success" or ch is None:
+            return
+        ch.transfer_pending = True  # its coming jump to the target is this transfer
+        target = f"{m.get('Context', '')},{m.get('Extension', '')}"
+        self._transferred(ch, TransferKind.BLIND, target, m.get("TransfererChannel"), m, out)
+
+    def _on_attended_transfer(self, m: Message, out: Out) -> None:
+        if m.get("Result") != "Success":
+            return
+        ch = self._channels.get(m.get("TransfereeUniqueid", "")) or self._channels.get(
+            m.get("OrigTransfererUniqueid", "")
+        )
+        if ch is None:
+            return
+        dest = m.get("DestType", "")
+        if dest == "Bridge":
+            target = m.get("TransferTargetChannel") or m.get("DestBridgeUniqueid", "")
+        elif dest == "App":
+            target = m.get("DestApp", "")
+        elif dest == "Link":
+            target = m.get("LocalOneChannel", "")
+        else:
+            target = dest.lower()
+        self._transferred(ch, TransferKind.ATTENDED, target, m.get("OrigTransfererChannel"), m, out)
+
+    def _on_spy(self, m: Message, out: Out) -> None:
+        spyee = self._channels.get(m.get("SpyeeUniqueid", ""))
+        if spyee is None:
+            return
+        call = self._calls[spyee.linkedid]
+        if not call.announced:
+            self.announce(call, out)
+        kind = SpyStarted if m.get("Event") == "ChanSpyStart" else SpyStopped
+        out.append(
+            kind(
+                linkedid=spyee.linkedid,
+                at=to_utc(self._ts(m)),
+                spyer=m.get("SpyerChannel", ""),
+                spyee=spyee.name,
+            )
+        )

@@ -1,0 +1,60 @@
+"""Trace 05: agent endpoints Busy() and Congestion(), then agent3 answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from ami_bridge.events import CallEvent
+from ami_bridge.tracker import CallTracker
+from tests.ami_bridge.tracker_replay import clock_at, compact_all, replay_parts, trace
+
+L0 = "1795444998.0"
+L1 = "1795445000.2"
+L2 = "1795445004.4"
+L3 = "1795445006.6"
+
+EXPECTED = {
+    "": [
+        ("CallStarted", L0, "inbound", "100@cb-hold-0;1", "5551234"),
+        ("CallAnswered", L0, "100@cb-hold-0;2"),
+        ("CallHeld", L0, "music_on_hold", "100@cb-hold-0;2"),
+        ("CallStarted", L1, "internal", "busy1@cb-agents-1;1", "5551234"),
+        ("ChannelHungUp", L1, "busy1@cb-agents-1;1", "0"),
+        ("ChannelHungUp", L1, "busy1@cb-agents-1;2", "17"),
+        ("CallEnded", L1, "17", "hangup"),
+        ("CallStarted", L2, "internal", "congest1@cb-agents-2;1", "5551234"),
+        ("ChannelHungUp", L2, "congest1@cb-agents-2;1", "0"),
+        ("ChannelHungUp", L2, "congest1@cb-agents-2;2", "34"),
+        ("CallEnded", L2, "34", "hangup"),
+        ("CallStarted", L3, "internal", "agent3@cb-agents-3;1", "5551234"),
+        ("CallRinging", L3, "agent3@cb-agents-3;1"),
+        ("CallAnswered", L3, "agent3@cb-agents-3;1"),
+        ("CallResumed", L0, "music_on_hold", "100@cb-hold-0;2"),
+        ("CallBridged", L0, "100@cb-hold-0;2", "100@cb-hold-0;2"),
+        ("ChannelJoined", L0, "agent3@cb-agents-3;1", L3),
+        ("CallBridged", L0, "agent3@cb-agents-3;1", "100@cb-hold-0;2", "agent3@cb-agents-3;1"),
+        ("ChannelHungUp", L0, "100@cb-hold-0;1", "16"),
+        ("CallUnbridged", L0, "100@cb-hold-0;2", "agent3@cb-agents-3;1"),
+        ("ChannelHungUp", L0, "100@cb-hold-0;2", "16"),
+        ("CallUnbridged", L0, "agent3@cb-agents-3;1"),
+        ("ChannelHungUp", L0, "agent3@cb-agents-3;1", "16"),
+        ("CallEnded", L0, "16", "hangup"),
+        ("ChannelHungUp", L3, "agent3@cb-agents-3;2", "16"),
+        ("CallEnded", L3, "16", "hangup"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def tracker() -> CallTracker:
+    return CallTracker(clock_at(1795444000))
+
+
+@pytest.fixture(scope="module")
+def parts(tracker: CallTracker) -> dict[str, list[CallEvent]]:
+    return replay_parts(trace("05").connection("A"), tracker)
+
+
+def test_the_whole_event_sequence(parts: dict[str, list[CallEvent]]) -> None:
+    assert list(parts) == [""]
+    assert compact_all(parts[""]) == EXPECTED[""]
