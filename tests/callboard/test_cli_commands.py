@@ -14,8 +14,10 @@ from callboard.cli import main
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "callboard.toml"
-    path.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "cb.db"}"\n'
-                    '[center]\ndefault_region = "GB"\n')
+    path.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "cb.db"}"\n'
+        '[center]\ndefault_region = "GB"\n'
+    )
     return path
 
 
@@ -87,7 +89,7 @@ def test_backup_of_postgres_prints_pg_dump(tmp_path: Path, capsys):
     path = tmp_path / "pg.toml"
     path.write_text('[database]\nurl = "postgresql+asyncpg://cb:pw@db.example:5433/callboard"\n')
     assert main(["--config", str(path), "backup", "/backups/cb.dump"]) == 0
-    assert ("pg_dump --format=custom --file=/backups/cb.dump --host=db.example --port=5433 "
-            "--username=cb callboard") in capsys.readouterr().out
-
-
+    assert (
+        "pg_dump --format=custom --file=/backups/cb.dump --host=db.example --port=5433 "
+        "--username=cb callboard"
+    ) in capsys.readouterr().out
