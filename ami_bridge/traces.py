@@ -15,7 +15,7 @@ from typing import Literal
 
 from ami_bridge.frames import FrameParser, Message
 
-Direction = Literal["recv", "sent"]
+Side = Literal["recv", "sent"]
 
 _CONNECTION = "# ---- connection "
 _SUBCAPTURE = "# ==== "
@@ -32,21 +32,21 @@ class Connection:
     """One AMI connection of a capture; iterates as ("recv" | "sent", message) in wire order."""
 
     name: str
-    items: list[tuple[Direction, Message]] = field(default_factory=list)
-    segments: list[tuple[Direction, bytes]] = field(default_factory=list)
+    items: list[tuple[Side, Message]] = field(default_factory=list)
+    segments: list[tuple[Side, bytes]] = field(default_factory=list)
     """Raw bytes in order: each "recv" run between our sends, and each action we sent."""
     marks: list[tuple[int, str]] = field(default_factory=list)
     """(index into items, title) of the `# ==== title ====` sub-captures."""
     closed_by_peer: bool = False
     banner: str | None = None
 
-    def __iter__(self) -> Iterator[tuple[Direction, Message]]:
+    def __iter__(self) -> Iterator[tuple[Side, Message]]:
         return iter(self.items)
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[Direction, Message]:
+    def __getitem__(self, index: int) -> tuple[Side, Message]:
         return self.items[index]
 
     @property
@@ -67,7 +67,7 @@ class Trace:
     header: list[str]
     """The comment lines before the stream (scenario, dialplan, results), without '# '."""
     connections: list[Connection]
-    timeline: list[tuple[str, Direction, Message]]
+    timeline: list[tuple[str, Side, Message]]
     """Every message of every connection in capture order, as (connection name, direction, msg)."""
 
     @property
@@ -93,7 +93,7 @@ class _Builder:
         self.parser = FrameParser(expect_banner=True)
         self.pending: list[str] = []
 
-    def flush(self, trace_name: str, timeline: list[tuple[str, Direction, Message]]) -> None:
+    def flush(self, trace_name: str, timeline: list[tuple[str, Side, Message]]) -> None:
         if not self.pending:
             return
         data = "".join(line + "\r\n" for line in self.pending).encode("ascii")
@@ -107,7 +107,7 @@ class _Builder:
         if self.parser.malformed:
             raise TraceFormatError(f"{trace_name}: malformed frames {dict(self.parser.malformed)}")
 
-    def finish(self, trace_name: str, timeline: list[tuple[str, Direction, Message]]) -> None:
+    def finish(self, trace_name: str, timeline: list[tuple[str, Side, Message]]) -> None:
         self.flush(trace_name, timeline)
         if self.parser.buffered:
             name = self.connection.name
@@ -119,7 +119,7 @@ def load_trace(path: str | Path) -> Trace:
     lines = path.read_text(encoding="ascii").splitlines()
     header: list[str] = []
     connections: dict[str, _Builder] = {}
-    timeline: list[tuple[str, Direction, Message]] = []
+    timeline: list[tuple[str, Side, Message]] = []
     current: _Builder | None = None
     in_stream = False
     i = 0

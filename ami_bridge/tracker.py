@@ -40,30 +40,9 @@ from crm_core.clock import Clock
 # Applications after which a jump to another context is the dialplan's own doing, not a
 # Redirect: gotos, subroutines, AGI (SET CONTEXT), and the first app of an originated leg.
 _JUMP_APPS = frozenset(
-    {
-        "",
-        "AppDial",
-        "AppDial2",
-        "Goto",
-        "GotoIf",
-        "GotoIfTime",
-        "Gosub",
-        "GosubIf",
-        "Return",
-        "StackPop",
-        "ExecIf",
-        "ExecIfTime",
-        "Exec",
-        "TryExec",
-        "Macro",
-        "MacroIf",
-        "MacroExit",
-        "AGI",
-        "EAGI",
-        "DeadAGI",
-        "Stasis",
-        "DISA",
-    }
+    {"", "AppDial", "AppDial2", "AGI", "EAGI", "DeadAGI", "Stasis", "DISA"}
+    | set("Goto GotoIf GotoIfTime Gosub GosubIf Return StackPop Macro MacroIf MacroExit".split())
+    | set("ExecIf ExecIfTime Exec TryExec".split())
 )
 _SOFTHANGUP_ASYNCGOTO = "2"  # AST_SOFTHANGUP_ASYNCGOTO: SoftHangupRequest causes are flags
 _TRACKED_VARIABLES = frozenset({"MIXMONITOR_FILENAME", "AMDSTATUS", "AMDCAUSE"})

@@ -178,3 +178,15 @@ def test_encode_action_refuses_line_breaks(action: dict) -> None:
 def test_encode_action_needs_an_action() -> None:
     with pytest.raises(ValueError, match="without an 'Action' header"):
         encode_action({"Channel": "x"})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=1, max_value=80), st.sampled_from([b"no colon here", b": x"]))
+def test_a_malformed_frame_among_real_ones_costs_only_itself(position: int, bad: bytes) -> None:
+    frames = RESYNC_B.received_bytes.split(b"\r\n\r\n")[:-1]
+    position = min(position, len(frames) - 1)
+    broken = b"Event: Broken\r\n" + bad
+    wire = b"\r\n\r\n".join([*frames[:position], broken, *frames[position:]]) + b"\r\n\r\n"
+    parser = FrameParser()
+    assert parser.feed(wire) == RESYNC_B.received()
+    assert parser.malformed == {"line without a header name and colon": 1}

@@ -106,3 +106,25 @@ def test_a_dialer_leg_is_outbound_whatever_context_the_trunk_gives_it() -> None:
     ]
     assert events[0].direction is Direction.OUTBOUND
     assert isinstance(events[-1], CallEnded) and events[-1].reason is EndReason.HANGUP
+
+
+def test_a_redirect_that_raises_a_softhangup_flag_is_still_a_redirect() -> None:
+    """Cause 2 is AST_SOFTHANGUP_ASYNCGOTO: the app is interrupted, the channel lives on."""
+    tracker = CallTracker(clock_at(T0))
+    stream = [
+        channel_event("Newchannel", CALLER, "c.9", "c.9", 0, ChannelState="4"),
+        channel_event("Newstate", CALLER, "c.9", "c.9", 0),
+        channel_event("Newexten", CALLER, "c.9", "c.9", 0, Application="MusicOnHold"),
+        channel_event("SoftHangupRequest", CALLER, "c.9", "c.9", 3, Cause="2"),
+        channel_event(
+            "Newexten", CALLER, "c.9", "c.9", 3, Context="cb-voicemail", Application="NoOp"
+        ),
+    ]
+    events = [e for m in stream for e in tracker.feed(m)]
+    assert compact_all(events)[-1] == (
+        "CallTransferred",
+        "c.9",
+        "redirect",
+        CALLER,
+        "cb-voicemail,100,1",
+    )
