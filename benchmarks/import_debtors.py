@@ -14,24 +14,35 @@ import asyncio
 import csv
 import json
 import random
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from callboard.progress import ProgressBar  # noqa: E402
-from callboard.schema import metadata  # noqa: E402
-from crm_core.db import Database  # noqa: E402
-from crm_core.demo_data import DemoGenerator  # noqa: E402
-from crm_core.importer import import_debtors  # noqa: E402
-from crm_core.models import Contact, ContactPhone, Debt, Phone  # noqa: E402
+from callboard.progress import ProgressBar
+from callboard.schema import metadata
+from crm_core.db import Database
+from crm_core.demo_data import DemoGenerator
+from crm_core.importer import import_debtors
+from crm_core.models import Contact, ContactPhone, Debt, Phone
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-HEADER = ["external_ref", "first_name", "last_name", "language", "address_line", "city",
-          "country", "timezone", "phones", "creditor", "reference", "principal", "balance",
-          "currency", "due_date"]
+HEADER = [
+    "external_ref",
+    "first_name",
+    "last_name",
+    "language",
+    "address_line",
+    "city",
+    "country",
+    "timezone",
+    "phones",
+    "creditor",
+    "reference",
+    "principal",
+    "balance",
+    "currency",
+    "due_date",
+]
 
 
 def national(e164: str, country: str, rng: random.Random) -> str:
@@ -64,19 +75,38 @@ def write_csv(path: Path, rows: int) -> None:
                 if written >= rows:
                     break
                 c = contacts[debt["contact_id"]]
-                out.writerow([
-                    c["external_ref"], c["first_name"], c["last_name"], c["language"],
-                    c["address_line"], c["city"], c["country"], c["timezone"],
-                    ";".join(national(n, c["country"], rng) for n in by_contact.get(c["id"], [])),
-                    debt["creditor"], debt["reference"], debt["principal"], debt["balance"],
-                    debt["currency"], debt["due_date"].isoformat(),
-                ])
+                out.writerow(
+                    [
+                        c["external_ref"],
+                        c["first_name"],
+                        c["last_name"],
+                        c["language"],
+                        c["address_line"],
+                        c["city"],
+                        c["country"],
+                        c["timezone"],
+                        ";".join(
+                            national(n, c["country"], rng) for n in by_contact.get(c["id"], [])
+                        ),
+                        debt["creditor"],
+                        debt["reference"],
+                        debt["principal"],
+                        debt["balance"],
+                        debt["currency"],
+                        debt["due_date"].isoformat(),
+                    ]
+                )
                 written += 1
 
 
-async def fresh_db(path: Path) -> Database:
+def remove_database(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+async def fresh_db(path: Path) -> Database:
+    remove_database(path)
     db = await Database.open(f"sqlite+aiosqlite:///{path}")
     async with db.engine.begin() as connection:
         await connection.run_sync(metadata().create_all)
@@ -95,8 +125,12 @@ async def orm_one_by_one(db: Database, csv_path: Path, sample: int) -> float:
                     break
                 if not isinstance(item, DebtorRow):
                     continue
-                contact = Contact(external_ref=f"{item.external_ref}-{i}", created_at=NOW,
-                                  updated_at=NOW, **item.contact)
+                contact = Contact(
+                    external_ref=f"{item.external_ref}-{i}",
+                    created_at=NOW,
+                    updated_at=NOW,
+                    **item.contact,
+                )
                 session.add(contact)
                 await session.flush()
                 for raw, e164 in item.phones:
@@ -104,8 +138,13 @@ async def orm_one_by_one(db: Database, csv_path: Path, sample: int) -> float:
                     session.add(phone)
                     await session.flush()
                     session.add(ContactPhone(contact_id=contact.id, phone_id=phone.id))
-                session.add(Debt(contact_id=contact.id, created_at=NOW,
-                                 **{**item.debt, "reference": f"{item.debt['reference']}-{i}"}))
+                session.add(
+                    Debt(
+                        contact_id=contact.id,
+                        created_at=NOW,
+                        **{**item.debt, "reference": f"{item.debt['reference']}-{i}"},
+                    )
+                )
                 await session.flush()
             await session.commit()
     return sample / (time.perf_counter() - started)
@@ -119,14 +158,15 @@ async def main() -> None:
     if args.quick:
         args.rows = 10_000
     work = Path("var/bench")
-    work.mkdir(parents=True, exist_ok=True)
     csv_path = work / f"debtors-{args.rows}.csv"
+    remove_database(work / "import.db")
     write_csv(csv_path, args.rows)
 
     db = await fresh_db(work / "import.db")
     started = time.perf_counter()
-    result = await import_debtors(db, csv_path, default_region="GB", now=NOW,
-                                  progress=ProgressBar("import"))
+    result = await import_debtors(
+        db, csv_path, default_region="GB", now=NOW, progress=ProgressBar("import")
+    )
     seconds = time.perf_counter() - started
     await db.close()
     if result.errors or not result.committed:
@@ -148,10 +188,14 @@ async def main() -> None:
         "baseline_orm_rows_per_s": round(baseline_rate),
         "speedup_vs_orm": round(rate / baseline_rate, 1),
     }
-    print(f"imported {args.rows:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s; target: "
-          f"100,000 rows in < 60 s)")
-    print(f"baseline, ORM row by row on {sample:,} rows: {baseline_rate:,.0f} rows/s "
-          f"(would take {args.rows / baseline_rate:,.0f} s); ours is {rate / baseline_rate:.1f}x")
+    print(
+        f"imported {args.rows:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s; target: "
+        f"100,000 rows in < 60 s)"
+    )
+    print(
+        f"baseline, ORM row by row on {sample:,} rows: {baseline_rate:,.0f} rows/s "
+        f"(would take {args.rows / baseline_rate:,.0f} s); ours is {rate / baseline_rate:.1f}x"
+    )
     print(json.dumps(figures))
 
 

@@ -14,29 +14,26 @@ import asyncio
 import json
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select, text
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from callboard.progress import ProgressBar  # noqa: E402
-from callboard.schema import metadata  # noqa: E402
-from crm_core.db import Database  # noqa: E402
-from crm_core.demo_data import load_demo_data  # noqa: E402
-from crm_core.lookup import contacts_for_number, lookup_by_phone  # noqa: E402
-from crm_core.models import Phone  # noqa: E402
-from crm_core.phones import try_normalise  # noqa: E402
+from callboard.progress import ProgressBar
+from callboard.schema import metadata
+from crm_core.db import Database
+from crm_core.demo_data import load_demo_data
+from crm_core.lookup import contacts_for_number, lookup_by_phone
+from crm_core.models import Phone
+from crm_core.phones import try_normalise
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def spellings(e164: str, rng: random.Random) -> str:
@@ -53,6 +50,12 @@ def spellings(e164: str, rng: random.Random) -> str:
     return e164  # North American numbers arrive in E.164 from the trunk
 
 
+def remove_database(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=1_000_000)
@@ -63,25 +66,26 @@ async def main() -> None:
     if args.quick:
         args.contacts, args.lookups = 50_000, 2_000
         args.db = args.db.with_name("lookup-quick.db")
-    args.db.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(args.db) + suffix).unlink(missing_ok=True)
+    remove_database(args.db)
 
     db = await Database.open(f"sqlite+aiosqlite:///{args.db}")
     async with db.engine.begin() as connection:
         await connection.run_sync(metadata().create_all)
     started = time.perf_counter()
-    await load_demo_data(db, args.contacts, seed=1, now=NOW, history=False,
-                         progress=ProgressBar("load"))
+    await load_demo_data(
+        db, args.contacts, seed=1, now=NOW, history=False, progress=ProgressBar("load")
+    )
     load_s = time.perf_counter() - started
     async with db.session() as session:
         await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         await session.execute(text("ANALYZE"))
         numbers = [row[0] for row in await session.execute(select(Phone.e164))]
     size_mib = args.db.stat().st_size / 2**20
-    print(f"database: {args.contacts:,} contacts, {len(numbers):,} phones, "
-          f"{size_mib:,.0f} MiB, loaded in {load_s:,.1f} s ({args.contacts / load_s:,.0f} "
-          f"contacts/s)")
+    print(
+        f"database: {args.contacts:,} contacts, {len(numbers):,} phones, "
+        f"{size_mib:,.0f} MiB, loaded in {load_s:,.1f} s ({args.contacts / load_s:,.0f} "
+        f"contacts/s)"
+    )
 
     rng = random.Random(7)
     queries = []
@@ -113,8 +117,12 @@ async def main() -> None:
             e164 = try_normalise(raw, "GB") or ""
             t0 = time.perf_counter()
             await session.execute(
-                text("SELECT cp.contact_id FROM phones p NOT INDEXED JOIN contact_phones cp "
-                     "ON cp.phone_id = p.id WHERE p.e164 = :n"), {"n": e164})
+                text(
+                    "SELECT cp.contact_id FROM phones p NOT INDEXED JOIN contact_phones cp "
+                    "ON cp.phone_id = p.id WHERE p.e164 = :n"
+                ),
+                {"n": e164},
+            )
             baseline_ms.append((time.perf_counter() - t0) * 1000)
     await db.close()
 
@@ -131,12 +139,18 @@ async def main() -> None:
         "card_p99_ms": round(percentile(card_ms, 99), 3),
         "baseline_scan_p50_ms": round(statistics.median(baseline_ms), 3),
     }
-    print(f"number query: p50 {figures['number_p50_ms']} ms, p99 {figures['number_p99_ms']} ms "
-          f"(target p99 <= 2 ms)")
-    print(f"whole card:   p50 {figures['card_p50_ms']} ms, p99 {figures['card_p99_ms']} ms "
-          f"(target p99 <= 10 ms); {figures['hit_rate']:.0%} of lookups found a debtor")
-    print(f"baseline, same query without the index (table scan): p50 "
-          f"{figures['baseline_scan_p50_ms']} ms over {len(sample)} lookups")
+    print(
+        f"number query: p50 {figures['number_p50_ms']} ms, p99 {figures['number_p99_ms']} ms "
+        f"(target p99 <= 2 ms)"
+    )
+    print(
+        f"whole card:   p50 {figures['card_p50_ms']} ms, p99 {figures['card_p99_ms']} ms "
+        f"(target p99 <= 10 ms); {figures['hit_rate']:.0%} of lookups found a debtor"
+    )
+    print(
+        f"baseline, same query without the index (table scan): p50 "
+        f"{figures['baseline_scan_p50_ms']} ms over {len(sample)} lookups"
+    )
     print(json.dumps(figures))
 
 
