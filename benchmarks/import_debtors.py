@@ -14,9 +14,13 @@ import asyncio
 import csv
 import json
 import random
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+# the package, not benchmarks/<name>.py, answers `import routing` and friends
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from callboard.progress import ProgressBar
 from callboard.schema import metadata

@@ -14,11 +14,15 @@ import asyncio
 import json
 import random
 import statistics
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select, text
+
+# the package, not benchmarks/<name>.py, answers `import routing` and friends
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from callboard.progress import ProgressBar
 from callboard.schema import metadata
