@@ -1,0 +1,114 @@
+"""Dial attempts as plain data, and the questions the compliance rules ask about their history.
+
+The ledger (dialer/ledger.py) stores attempts; this module is what the rules read, with no
+storage attached, so eligibility is decided from a snapshot that tests can build by hand.
+"""
+
+from __future__ import annotations
+
+import enum
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How one dial attempt ended, in the words of a dialer report."""
+
+    HUMAN = "human"  # a person answered (abandoned or connected: see Attempt.abandoned)
+    MACHINE = "machine"  # answering machine detected by AMD
+    NO_ANSWER = "no_answer"  # rang until the originate timeout (OriginateResponse Reason 3)
+    BUSY = "busy"  # Reason 5 / cause 17
+    CONGESTION = "congestion"  # Reason 8 / cause 34: network or trunk congestion
+    REJECTED = "rejected"  # the far end hung up before answering (Reason 0 after ringing)
+    HUNG_UP = "hung_up"  # answered, then hung up before answering-machine detection finished
+    INVALID_NUMBER = "invalid_number"  # the network refused the number (cause 1/28 or bad dial)
+    FAILED = "failed"  # our side failed: originate refused, AMI link lost
+
+    @property
+    def answered(self) -> bool:
+        return self in (AttemptOutcome.HUMAN, AttemptOutcome.MACHINE, AttemptOutcome.HUNG_UP)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """One dial attempt. `outcome` is None while the call is still in progress."""
+
+    attempt_id: str  # the Originate ChannelId: known before any AMI event arrives
+    campaign_id: int
+    debt_id: int
+    phone: str  # E.164
+    started_at: datetime
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: AttemptOutcome | None = None
+    abandoned: bool = False  # a person answered and no operator took the call within 2 s
+    right_party_contact: bool = False  # the operator talked with the debtor about this debt
+    agent_id: str | None = None
+
+    @property
+    def settled_at(self) -> datetime:
+        """When the attempt's consequences start to count: its end, or its start while live."""
+        return self.ended_at or self.started_at
+
+
+class AttemptHistory:
+    """Attempts indexed by debt and by phone, answering the compliance rules' questions."""
+
+    def __init__(self, attempts: Iterable[Attempt] = ()) -> None:
+        self._by_debt: dict[int, list[Attempt]] = {}
+        self._by_phone: dict[str, list[Attempt]] = {}
+        for attempt in attempts:
+            self.add(attempt)
+
+    def add(self, attempt: Attempt) -> None:
+        """Insert or replace (same attempt_id) an attempt, keeping start-time order."""
+        _insert(self._by_debt.setdefault(attempt.debt_id, []), attempt)
+        _insert(self._by_phone.setdefault(attempt.phone, []), attempt)
+
+    def for_debt(self, debt_id: int) -> list[Attempt]:
+        return list(self._by_debt.get(debt_id, ()))
+
+    def for_phone(self, phone: str) -> list[Attempt]:
+        return list(self._by_phone.get(phone, ()))
+
+    def debt_starts_since(self, debt_id: int, since: datetime, until: datetime) -> list[datetime]:
+        """Start times of attempts on a debt in the half-open window (since, until]."""
+        return [
+            a.started_at for a in self._by_debt.get(debt_id, ()) if since < a.started_at <= until
+        ]
+
+    def phone_starts_since(self, phone: str, since: datetime, until: datetime) -> list[datetime]:
+        return [
+            a.started_at for a in self._by_phone.get(phone, ()) if since < a.started_at <= until
+        ]
+
+    def last_conversation(self, debt_id: int, until: datetime) -> datetime | None:
+        """When the latest right-party conversation about the debt settled (ended)."""
+        times = [
+            a.settled_at
+            for a in self._by_debt.get(debt_id, ())
+            if a.right_party_contact and a.started_at <= until
+        ]
+        return max(times, default=None)
+
+    def last_abandoned(self, phone: str, until: datetime) -> datetime | None:
+        times = [
+            a.settled_at
+            for a in self._by_phone.get(phone, ())
+            if a.abandoned and a.started_at <= until
+        ]
+        return max(times, default=None)
+
+    def __len__(self) -> int:
+        return sum(len(items) for items in self._by_debt.values())
+
+
+def _insert(items: list[Attempt], attempt: Attempt) -> None:
+    for i, existing in enumerate(items):
+        if existing.attempt_id == attempt.attempt_id:
+            del items[i]
+            break
+    starts = [a.started_at for a in items]
+    items.insert(bisect_right(starts, attempt.started_at), attempt)

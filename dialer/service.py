@@ -1,0 +1,321 @@
+"""The running dialer of one campaign: the I/O edge around selection, pacing and the ledger.
+
+Every tick it asks the pacer how many lines to dial, picks that many lawful leads, and hands
+each to the call flow (dialer/calls.py), which places it through the Switch; the ChannelId is
+the attempt id, so the call's Linkedid is known before any event. It keeps the operators'
+roster, feeds AMD results and call ends from the bus to the calls, and publishes the campaign's
+state and figures.
+
+Time comes from the injected clock and `sleep`, so the whole dialer runs in a simulator's
+virtual time as well as in real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
+
+from ami_bridge.events import AmdResult, CallEnded
+from ami_bridge.switch import Switch
+from crm_core.bus import Bus, Overflow, Subscription
+from crm_core.clock import Clock
+from crm_core.db import Database
+from dialer.attempts import Attempt, AttemptHistory, AttemptOutcome
+from dialer.calls import CallFlow, CallInFlight, DialerDialplan, Sleep
+from dialer.campaign import Campaign, CampaignState, Lead
+from dialer.compliance import Compliance
+from dialer.events import (
+    CampaignFigures,
+    CampaignStateChanged,
+    OperatorActivity,
+)
+from dialer.leads import load_do_not_call, load_leads
+from dialer.ledger import AttemptLedger
+from dialer.operators import OperatorError, OperatorRoster, OperatorState
+from dialer.pacing import CallStage, DialMode, LiveCall, Pacer, PacingSnapshot
+from dialer.selection import select
+from dialer.tables import CampaignRow
+from dialer.traffic import DAY
+
+log = logging.getLogger(__name__)
+
+
+class CampaignDialer:
+    """Dials one campaign until `stop()`; `run()` owns every task it starts."""
+
+    def __init__(
+        self,
+        campaign: Campaign,
+        *,
+        db: Database,
+        bus: Bus,
+        switch: Switch,
+        clock: Clock,
+        sleep: Sleep = asyncio.sleep,
+        pacer: Pacer | None = None,
+        dialplan: DialerDialplan | None = None,
+        wrap_up_s: float = 20.0,
+        tick_s: float = 1.0,
+        refresh_s: float = 60.0,
+        working: Callable[[], AbstractContextManager[None]] = nullcontext,
+    ) -> None:
+        """`working` is entered around the dialer's own database work: a simulator's virtual
+        clock (pbx_sim's VirtualClock.busy) holds time still meanwhile; real time ignores it."""
+        self.campaign = campaign
+        self.roster = OperatorRoster()
+        self.ledger = AttemptLedger(db)
+        self.pacer = pacer or Pacer(campaign.settings.pacing())
+        self.last_pacing = ""
+        self.next_eligible_at: datetime | None = None  # from the last selection's refusals
+        # what the call flow (dialer/calls.py) uses too
+        self.db, self.bus, self.switch, self.clock, self.sleep = db, bus, switch, clock, sleep
+        self.plan = dialplan or DialerDialplan()
+        self.wrap_up_s = wrap_up_s
+        self.working = working
+        self._tick_s, self._refresh_s = tick_s, refresh_s
+        self._flow = CallFlow(self)
+        self._lines: dict[str, str] = {}  # an operator line's Linkedid -> agent id
+        self._live: dict[str, CallInFlight] = {}
+        self._history = AttemptHistory()
+        self._leads: list[Lead] = []
+        self._compliance = Compliance(campaign.settings.compliance)
+        self._refreshed_at: float | None = None
+        self._meter_seeded = False
+        self._freed: asyncio.Future[None] | None = None
+        self._stopping = asyncio.Event()
+
+    # -- operators (called by the desktop / supervisor API) ------------------------------------
+
+    def join_operator(self, agent_id: str, conference: str, line: str | None = None) -> None:
+        """The operator's nailed-up line is in their conference: they take calls from now.
+        `line` is that line's Linkedid: when it ends, the operator leaves the campaign."""
+        assigned = self.campaign.settings.operators
+        if assigned and agent_id not in assigned:
+            raise OperatorError(
+                f"operator {agent_id!r} is not assigned to campaign {self.campaign.settings.name!r}"
+            )
+        self.roster.join(agent_id, conference, self.clock.monotonic())
+        if line is not None:
+            self._lines[line] = agent_id
+        self.operator_event(agent_id, OperatorState.READY, None)
+
+    def operator_ready(self, agent_id: str) -> None:
+        """Wrap-up finished early, or back from a pause."""
+        self.roster.move(agent_id, OperatorState.READY, self.clock.monotonic())
+        self.operator_event(agent_id, OperatorState.READY, None)
+
+    def operator_freed(self) -> asyncio.Future[None]:
+        """Done the next time an operator becomes ready (wakes people waiting in the grace)."""
+        if self._freed is None or self._freed.done():
+            self._freed = asyncio.get_running_loop().create_future()
+        return self._freed
+
+    def pause_operator(self, agent_id: str) -> None:
+        self.roster.move(agent_id, OperatorState.PAUSED, self.clock.monotonic())
+        self.operator_event(agent_id, OperatorState.PAUSED, None)
+
+    async def conversation(self, attempt_id: str) -> None:
+        """The operator's disposition: a right-party conversation about the debt took place."""
+        await self.ledger.conversation(attempt_id)
+        attempt = await self.ledger.get(attempt_id)
+        if attempt is not None:
+            self._history.add(attempt)
+
+    # -- campaign control ----------------------------------------------------------------------
+
+    async def move(self, to: CampaignState, reason: str) -> None:
+        """Start, pause, stop or finish the campaign (with the reason shown to supervisors)."""
+        self.campaign.move(to, reason)
+        with self.working():
+            async with self.db.session() as session:
+                await session.execute(
+                    update(CampaignRow)
+                    .where(CampaignRow.id == self.campaign.id)
+                    .values(state=to.value, state_reason=reason, updated_at=self.clock.now())
+                )
+                await session.commit()
+        self.bus.publish(
+            CampaignStateChanged(
+                campaign_id=self.campaign.id,
+                name=self.campaign.settings.name,
+                state=to.value,
+                reason=reason,
+                at=self.clock.now(),
+            )
+        )
+
+    def figures(self) -> CampaignFigures:
+        """Live counters, the pacer's latest reasoning and the legal abandon rates."""
+        now = self.clock.now().timestamp()
+        meter = self.pacer.meter
+        return CampaignFigures(
+            campaign_id=self.campaign.id,
+            counters=self.campaign.counters.to_dict(),
+            pacing=self.last_pacing,
+            abandon_rate_24h=meter.rate(DAY, now),
+            abandon_rate_30d=meter.rate(30 * DAY, now),
+            next_eligible_at=self.next_eligible_at,
+            at=self.clock.now(),
+        )
+
+    # -- running -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """No new dials; `run()` returns once the calls in progress have ended."""
+        self._stopping.set()
+
+    @property
+    def live_calls(self) -> int:
+        return len(self._live)
+
+    def remember(self, attempt: Attempt) -> None:
+        """The latest state of one of our attempts, for the rules' next decisions."""
+        self._history.add(attempt)
+
+    def forget(self, attempt_id: str) -> None:
+        """The call is over: no longer live for the pacer."""
+        self._live.pop(attempt_id, None)
+        self.campaign.counters.in_progress = len(self._live)
+
+    async def run(self) -> None:
+        subscription = self.bus.subscribe(
+            f"dialer-{self.campaign.id}", AmdResult, CallEnded, overflow=Overflow.FAIL
+        )
+        try:
+            async with asyncio.TaskGroup() as calls:
+                listener = calls.create_task(self._listen(subscription), name="dialer-listen")
+                while not self._stopping.is_set():
+                    # the next tick's timer is set before the work, so a virtual clock never
+                    # jumps further than one tick while this tick waits on the database
+                    pause = asyncio.ensure_future(self.sleep(self._tick_s))
+                    try:
+                        with self.working():
+                            await self._tick(calls)
+                    except SQLAlchemyError:  # the database will be back; calls go on meanwhile
+                        log.exception("campaign %s: tick skipped", self.campaign.id)
+                    await pause
+                while self._live:
+                    await self.sleep(self._tick_s)
+                listener.cancel()
+        finally:
+            self.bus.unsubscribe(subscription)
+
+    async def _listen(self, subscription: Subscription) -> None:
+        async for event in subscription:
+            if not isinstance(event, AmdResult | CallEnded):
+                continue
+            agent_id = (
+                self._lines.pop(event.linkedid, None) if isinstance(event, CallEnded) else None
+            )
+            if agent_id is not None:
+                log.warning("operator %s's line ended: off the campaign", agent_id)
+                self.roster.leave(agent_id)
+                continue
+            live = self._live.get(event.linkedid)
+            if live is None:
+                continue
+            if isinstance(event, AmdResult) and not live.amd.done():
+                live.amd.set_result(event.status)
+            elif isinstance(event, CallEnded) and not live.ended.done():
+                live.ended.set_result((event.at, event.cause))
+
+    async def _tick(self, calls: asyncio.TaskGroup) -> None:
+        now = self.clock.now()
+        settings = self.campaign.settings
+        if not self.campaign.dialling or not settings.schedule.is_open(now):
+            return
+        mono = self.clock.monotonic()
+        if self._refreshed_at is None or mono - self._refreshed_at >= self._refresh_s:
+            await self._refresh(now)
+            self._refreshed_at = mono
+        snapshot = PacingSnapshot(
+            self.roster.loads(mono),
+            tuple(LiveCall(c.stage, mono - c.since) for c in self._live.values()),
+        )
+        decision = self.pacer.decide(snapshot, now.timestamp())
+        if decision.reason != self.last_pacing or decision.dials:
+            self.last_pacing = decision.reason
+            self.bus.publish(self.figures())
+        if decision.dials <= 0 or settings.dial_mode is DialMode.PREVIEW:
+            return  # preview calls are started by the operator, not by the tick
+        chosen = select(
+            self._leads,
+            count=decision.dials,
+            now=now,
+            campaign_id=self.campaign.id,
+            compliance=self._compliance,
+            retry=settings.retry,
+            history=self._history,
+            busy_debts=frozenset(c.attempt.debt_id for c in self._live.values()),
+            busy_phones=frozenset(c.attempt.phone for c in self._live.values()),
+        )
+        self.next_eligible_at = chosen.wake_at
+        for pick in chosen.picks:
+            attempt = Attempt(
+                attempt_id=f"dial-{self.campaign.id}-{uuid.uuid4().hex[:16]}",  # dial-: outbound
+                campaign_id=self.campaign.id,
+                debt_id=pick.lead.debt_id,
+                phone=pick.phone,
+                started_at=now,
+            )
+            loop = asyncio.get_running_loop()
+            live = CallInFlight(
+                attempt,
+                pick.lead.contact_id,
+                CallStage.RINGING,
+                mono,
+                amd=loop.create_future(),
+                ended=loop.create_future(),
+            )
+            self._live[attempt.attempt_id] = live
+            self._history.add(attempt)
+            calls.create_task(self._flow.place(live), name=f"dial-{attempt.attempt_id}")
+
+    async def _refresh(self, now: datetime) -> None:
+        """Reload leads, do-not-call lists and the ledger window the rules look back on."""
+        settings = self.campaign.settings
+        self._leads = await load_leads(self.db, settings, now)
+        dnc = await load_do_not_call(self.db, self.campaign.id)
+        self._compliance = Compliance(settings.compliance, dnc)
+        c = settings.compliance
+        lookback = max(c.attempts_window, c.quiet_after_conversation, c.abandoned_redial_gap)
+        history = await self.ledger.history(
+            since=now - lookback - timedelta(days=1),
+            debt_ids=[lead.debt_id for lead in self._leads],
+        )
+        for live in self._live.values():  # calls placed but not yet committed stay counted
+            history.add(live.attempt)
+        self._history = history
+        if not self._meter_seeded:
+            await self._seed_meter(now)
+            self._meter_seeded = True
+
+    async def _seed_meter(self, now: datetime) -> None:
+        """After a restart, the abandon windows start from the ledger, not from zero."""
+        for attempt in await self.ledger.campaign_attempts(
+            self.campaign.id, now - timedelta(days=30)
+        ):
+            if attempt.outcome is AttemptOutcome.HUMAN and attempt.answered_at is not None:
+                self.pacer.meter.record(attempt.answered_at.timestamp(), attempt.abandoned)
+
+    # -- one call ------------------------------------------------------------------------------
+
+    def operator_event(self, agent_id: str, state: OperatorState, attempt_id: str | None) -> None:
+        if state is OperatorState.READY and self._freed is not None and not self._freed.done():
+            self._freed.set_result(None)
+        self.bus.publish(
+            OperatorActivity(
+                campaign_id=self.campaign.id,
+                agent_id=agent_id,
+                state=state.value,
+                attempt_id=attempt_id,
+                at=self.clock.now(),
+            )
+        )

@@ -1,0 +1,262 @@
+"""A campaign's settings: which debts, when, how and by whom, with the legal and retry
+policies; stored as JSON (dialer_campaigns.settings) and validated on load, naming the bad key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dialer.campaign import CampaignError, DebtFilter
+from dialer.compliance import CompliancePolicy
+from dialer.pacing import DialMode, PacingPolicy
+from dialer.retry import MachineAction, RetryPolicy
+
+
+class CampaignSettingsError(CampaignError):
+    def __init__(self, campaign: str, key: str, problem: str) -> None:
+        super().__init__(f"campaign {campaign!r}: setting {key!r} {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    """When the campaign dials at all, on the center's clock (the debtor's clock is compliance)."""
+
+    zone: str = "UTC"
+    days: frozenset[int] = frozenset(range(6))  # date.weekday(): Monday-Saturday
+    start: time = time(9, 0)
+    end: time = time(20, 0)
+
+    def is_open(self, now: datetime) -> bool:
+        local = now.astimezone(ZoneInfo(self.zone))
+        return local.weekday() in self.days and self.start <= local.time() < self.end
+
+    def next_open(self, now: datetime) -> datetime | None:
+        if self.is_open(now):
+            return now
+        local = now.astimezone(ZoneInfo(self.zone))
+        for offset in range(8):
+            day = local.date() + timedelta(days=offset)
+            opening = datetime.combine(day, self.start, tzinfo=ZoneInfo(self.zone))
+            if day.weekday() in self.days and opening > now:
+                return opening.astimezone(UTC)
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CampaignSettings:
+    name: str
+    filter: DebtFilter = field(default_factory=DebtFilter)
+    schedule: Schedule = field(default_factory=Schedule)
+    dial_mode: DialMode = DialMode.PREDICTIVE
+    max_lines_per_agent: float = 3.0
+    target_abandon_rate: float = 0.03
+    caller_id: str = ""
+    operators: frozenset[str] = frozenset()  # agent ids assigned to the campaign
+    skills: Mapping[str, int] = field(default_factory=dict)  # or operators with these skills
+    ring_timeout_s: float = 25.0
+    compliance: CompliancePolicy = field(default_factory=CompliancePolicy)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def pacing(self) -> PacingPolicy:
+        return PacingPolicy(
+            mode=self.dial_mode,
+            target_abandon_rate=self.target_abandon_rate,
+            max_lines_per_agent=self.max_lines_per_agent,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CampaignSettings:
+        """Settings from their JSON form; unknown keys and bad values are named."""
+        name = str(data.get("name") or "")
+        if not name:
+            raise CampaignSettingsError("?", "name", "is required")
+        return _Reader(name, data).settings()
+
+    def to_dict(self) -> dict[str, Any]:
+        f, s, c = self.filter, self.schedule, self.compliance
+        return {
+            "name": self.name,
+            "dial_mode": self.dial_mode.value,
+            "max_lines_per_agent": self.max_lines_per_agent,
+            "target_abandon_rate": self.target_abandon_rate,
+            "caller_id": self.caller_id,
+            "operators": sorted(self.operators),
+            "skills": dict(self.skills),
+            "ring_timeout_s": self.ring_timeout_s,
+            "machine_action": self.retry.machine_action.value,
+            "filter": {
+                "creditors": sorted(f.creditors),
+                "min_balance": None if f.min_balance is None else str(f.min_balance),
+                "max_balance": None if f.max_balance is None else str(f.max_balance),
+                "min_days_past_due": f.min_days_past_due,
+                "max_days_past_due": f.max_days_past_due,
+                "statuses": sorted(f.statuses),
+                "segments": sorted(f.segments),
+                "time_zones": sorted(f.time_zones),
+                "debt_ids": sorted(f.debt_ids),
+            },
+            "schedule": {
+                "zone": s.zone,
+                "days": sorted(s.days),
+                "start": s.start.strftime("%H:%M"),
+                "end": s.end.strftime("%H:%M"),
+            },
+            "compliance": {
+                "calling_from": c.calling_from.strftime("%H:%M"),
+                "calling_until": c.calling_until.strftime("%H:%M"),
+                "allow_unknown_zone": c.allow_unknown_zone,
+                "max_attempts_per_debt": c.max_attempts_per_debt,
+                "attempts_window_days": c.attempts_window.total_seconds() / 86400,
+                "quiet_after_conversation_days": c.quiet_after_conversation.total_seconds() / 86400,
+                "max_attempts_per_phone_per_day": c.max_attempts_per_phone_per_day,
+                "abandoned_redial_gap_hours": c.abandoned_redial_gap.total_seconds() / 3600,
+                "holidays": sorted(d.isoformat() for d in c.holidays),
+                "no_call_weekdays": sorted(c.no_call_weekdays),
+            },
+        }
+
+
+class _Reader:
+    """Reads one campaign's JSON settings, naming the key at fault."""
+
+    TOP = frozenset(
+        {
+            "name",
+            "dial_mode",
+            "max_lines_per_agent",
+            "target_abandon_rate",
+            "caller_id",
+            "operators",
+            "skills",
+            "ring_timeout_s",
+            "machine_action",
+            "filter",
+            "schedule",
+            "compliance",
+        }
+    )
+
+    def __init__(self, name: str, data: Mapping[str, Any]) -> None:
+        self.name = name
+        self.data = data
+
+    def fail(self, key: str, problem: str) -> CampaignSettingsError:
+        return CampaignSettingsError(self.name, key, problem)
+
+    def section(self, key: str, allowed: set[str]) -> Mapping[str, Any]:
+        value = self.data.get(key) or {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "must be an object")
+        unknown = set(value) - allowed
+        if unknown:
+            raise self.fail(f"{key}.{sorted(unknown)[0]}", "is not a known setting")
+        return value
+
+    def settings(self) -> CampaignSettings:
+        unknown = set(self.data) - self.TOP
+        if unknown:
+            raise self.fail(sorted(unknown)[0], "is not a known setting")
+        d = self.data
+        try:
+            mode = DialMode(d.get("dial_mode", "predictive"))
+            machine = MachineAction(d.get("machine_action", "leave_message"))
+        except ValueError as exc:
+            raise self.fail("dial_mode/machine_action", str(exc)) from exc
+        try:
+            return CampaignSettings(
+                name=self.name,
+                filter=self.debt_filter(),
+                schedule=self.schedule(),
+                dial_mode=mode,
+                max_lines_per_agent=float(d.get("max_lines_per_agent", 3.0)),
+                target_abandon_rate=float(d.get("target_abandon_rate", 0.03)),
+                caller_id=str(d.get("caller_id", "")),
+                operators=frozenset(str(o) for o in d.get("operators", ())),
+                skills={str(k): int(v) for k, v in dict(d.get("skills", {})).items()},
+                ring_timeout_s=float(d.get("ring_timeout_s", 25.0)),
+                compliance=self.compliance(),
+                retry=RetryPolicy(machine_action=machine),
+            )
+        except CampaignSettingsError:
+            raise
+        except (TypeError, ValueError, InvalidOperation) as exc:
+            raise self.fail("(settings)", f"is invalid: {exc}") from exc
+
+    def debt_filter(self) -> DebtFilter:
+        f = self.section("filter", {fl.name for fl in fields(DebtFilter)})
+        money = lambda key: None if f.get(key) is None else Decimal(str(f[key]))  # noqa: E731
+        return DebtFilter(
+            creditors=frozenset(f.get("creditors", ())),
+            min_balance=money("min_balance"),
+            max_balance=money("max_balance"),
+            min_days_past_due=f.get("min_days_past_due"),
+            max_days_past_due=f.get("max_days_past_due"),
+            statuses=frozenset(f.get("statuses", ("active", "promise"))),
+            segments=frozenset(f.get("segments", ())),
+            time_zones=frozenset(f.get("time_zones", ())),
+            debt_ids=frozenset(int(i) for i in f.get("debt_ids", ())),
+        )
+
+    def schedule(self) -> Schedule:
+        s = self.section("schedule", {"zone", "days", "start", "end"})
+        zone = str(s.get("zone", "UTC"))
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise self.fail("schedule.zone", f"{zone!r} is not an IANA time zone") from exc
+        return Schedule(
+            zone=zone,
+            days=frozenset(int(x) for x in s.get("days", range(6))),
+            start=self.clock_time("schedule.start", s.get("start", "09:00")),
+            end=self.clock_time("schedule.end", s.get("end", "20:00")),
+        )
+
+    def compliance(self) -> CompliancePolicy:
+        c = self.section(
+            "compliance",
+            {
+                "calling_from",
+                "calling_until",
+                "allow_unknown_zone",
+                "max_attempts_per_debt",
+                "attempts_window_days",
+                "quiet_after_conversation_days",
+                "max_attempts_per_phone_per_day",
+                "abandoned_redial_gap_hours",
+                "holidays",
+                "no_call_weekdays",
+                "center_zone",
+            },
+        )
+        try:
+            holidays = frozenset(date.fromisoformat(str(x)) for x in c.get("holidays", ()))
+        except ValueError as exc:
+            raise self.fail("compliance.holidays", f"needs YYYY-MM-DD dates: {exc}") from exc
+        return CompliancePolicy(
+            calling_from=self.clock_time("compliance.calling_from", c.get("calling_from", "08:00")),
+            calling_until=self.clock_time(
+                "compliance.calling_until", c.get("calling_until", "21:00")
+            ),
+            allow_unknown_zone=bool(c.get("allow_unknown_zone", False)),
+            center_zone=str(c.get("center_zone", self.data.get("schedule", {}).get("zone", "UTC"))),
+            max_attempts_per_debt=int(c.get("max_attempts_per_debt", 7)),
+            attempts_window=timedelta(days=float(c.get("attempts_window_days", 7))),
+            quiet_after_conversation=timedelta(
+                days=float(c.get("quiet_after_conversation_days", 7))
+            ),
+            max_attempts_per_phone_per_day=int(c.get("max_attempts_per_phone_per_day", 3)),
+            abandoned_redial_gap=timedelta(hours=float(c.get("abandoned_redial_gap_hours", 72))),
+            holidays=holidays,
+            no_call_weekdays=frozenset(int(x) for x in c.get("no_call_weekdays", ())),
+        )
+
+    def clock_time(self, key: str, value: object) -> time:
+        try:
+            return time.fromisoformat(str(value))
+        except ValueError as exc:
+            raise self.fail(key, f"needs HH:MM, got {value!r}") from exc

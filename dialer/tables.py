@@ -1,0 +1,73 @@
+"""Tables owned by the dialer: campaigns, the attempt ledger, and do-not-call lists.
+
+The ledger is a legal record (attempt caps, abandoned calls): rows are never deleted with the
+debt, so its foreign key to debts has no cascade.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_core.models import Base
+
+
+class CampaignRow(Base):
+    """A campaign's definition (settings as JSON, validated by dialer.campaign) and its state."""
+
+    __tablename__ = "dialer_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="stopped")
+    state_reason: Mapped[str] = mapped_column(String(200), default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DialAttemptRow(Base):
+    """One dial attempt; keyed by the Originate ChannelId so every write is idempotent."""
+
+    __tablename__ = "dialer_attempts"
+
+    attempt_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("dialer_campaigns.id"))
+    debt_id: Mapped[int] = mapped_column(ForeignKey("debts.id"))
+    phone: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    abandoned: Mapped[bool] = mapped_column(default=False)
+    right_party_contact: Mapped[bool] = mapped_column(default=False)
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    hangup_cause: Mapped[int | None]
+
+    __table_args__ = (
+        Index("ix_dialer_attempts_debt_started", "debt_id", "started_at"),
+        Index("ix_dialer_attempts_phone_started", "phone", "started_at"),
+        Index("ix_dialer_attempts_campaign_started", "campaign_id", "started_at"),
+    )
+
+
+class DoNotCallRow(Base):
+    """A number nobody may dial (campaign_id NULL) or this campaign may not dial."""
+
+    __tablename__ = "dialer_do_not_call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dialer_campaigns.id", ondelete="CASCADE")
+    )
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    added_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("phone", "campaign_id", name="uq_dialer_do_not_call_phone_campaign"),
+        Index("ix_dialer_do_not_call_phone", "phone"),
+    )
