@@ -35,15 +35,16 @@ class CrmDirectory:
             raise ValueError(f"unknown lookup {by!r} (expected 'account' or 'caller')")
         today = self._clock.now().date()
         try:
+            # the Database, not a session: the card is read in one worker-thread hop
+            if by == "account":
+                card = await lookup_by_account(self._db, value, today=today)
+            else:
+                card = await lookup_by_phone(self._db, value, region, today=today)
+            if card is None:
+                return None
             async with self._db.session() as session:
-                if by == "account":
-                    card = await lookup_by_account(session, value, today=today)
-                else:
-                    card = await lookup_by_phone(session, value, region, today=today)
-                if card is None:
-                    return None
                 agent = await session.scalar(
-                    select(User.username)
+                    select(User.id)
                     .join(Debt, Debt.assigned_agent_id == User.id)
                     .where(Debt.contact_id == card.contact_id, User.active.is_(True))
                     .order_by(Debt.balance.desc())
@@ -51,7 +52,8 @@ class CrmDirectory:
                 )
         except (SQLAlchemyError, OSError) as exc:
             raise LookupFailed(f"lookup by {by}: {exc}") from exc
-        return profile_of(card, agent or "")
+        # routing knows agents by the user's id as text (agent_desktop.ports.agent_id_for)
+        return profile_of(card, "" if agent is None else str(agent))
 
 
 def profile_of(card: Card, assigned_agent: str) -> Profile:

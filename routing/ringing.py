@@ -194,11 +194,12 @@ class Ringer:
         if self._db is None or (offer.contact_id is None and not offer.caller_number):
             return None
         try:
-            async with asyncio.timeout(self._card_timeout), self._db.session() as session:
+            # the Database (not a session) reads the whole card in one worker-thread hop
+            async with asyncio.timeout(self._card_timeout):
                 if offer.contact_id is not None:
-                    card = await card_for_contact(session, offer.contact_id)
+                    card = await card_for_contact(self._db, offer.contact_id)
                 else:
-                    card = await lookup_by_phone(session, offer.caller_number or "", self._region)
+                    card = await lookup_by_phone(self._db, offer.caller_number or "", self._region)
         except TimeoutError:
             log.warning("card lookup timed out linkedid=%s", offer.linkedid)
             return None

@@ -143,7 +143,7 @@ async def test_account_entry_lookup_and_queue(
     assert queued.linkedid == "1795445332.0"
     assert queued.channel == "Local/100@cb-inbound-00000000;2"
     assert queued.skills == {"collections": 50, "lang_ru": 1}
-    assert queued.preferred_agent == "agent7"
+    assert queued.preferred_agent == "1"  # agent7's user id: how routing knows agents
     assert caller.variables["CB_CONTACT"] == str(queued.contact_id)
     row = await interaction(sqlite_db, "1795445332.0")
     assert row.ivr_path == [
