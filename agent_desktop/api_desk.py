@@ -1,0 +1,303 @@
+"""REST API for operators' data: contacts, cards, calls, interactions, tasks.
+
+Operators see only their own calls and the cards they were offered or searched for; every card
+view is written to the audit log. Supervisors and admins may open any card (still audited).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from agent_desktop import contacts
+from agent_desktop.api_routes import STRING, ApiRoute, json_body
+from agent_desktop.callbacks import callback_list
+from agent_desktop.errors import ApiError, forbidden, invalid, not_found, read_json
+from agent_desktop.keys import BOARD, DEPS
+from agent_desktop.principal import Principal
+from agent_desktop.security import require
+from crm_core.interactions import InteractionLog
+from crm_core.models import Interaction, Task
+from crm_core.tasks import complete_task
+
+
+def _int(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise invalid(name, "must be a number") from None
+
+
+async def _may_open(request: web.Request, principal: Principal, contact_id: int) -> bool:
+    if principal.is_supervisor:
+        return True
+    if request.app[BOARD].may_open(principal.agent_id, contact_id):
+        return True
+    async with request.app[DEPS].db.session() as session:  # their own past calls
+        row = await session.execute(
+            select(Interaction.id)
+            .where(Interaction.contact_id == contact_id, Interaction.agent_id == principal.user_id)
+            .limit(1)
+        )
+        return row.first() is not None
+
+
+async def me(request: web.Request) -> web.Response:
+    principal = require(request)
+    return web.json_response(
+        {
+            "user_id": principal.user_id,
+            "username": principal.username,
+            "full_name": principal.full_name,
+            "role": principal.role.value,
+            "language": principal.language,
+            "agent_id": principal.agent_id,
+        }
+    )
+
+
+async def search_contacts(request: web.Request) -> web.Response:
+    principal = require(request)
+    deps = request.app[DEPS]
+    query = request.query.get("q", "")
+    async with deps.db.session() as session:
+        hits = await contacts.search(session, query, deps.settings.center.default_region)
+    board = request.app[BOARD]
+    for hit in hits:
+        board.grant(principal.agent_id, hit.contact_id)
+    return web.json_response({"items": [h.to_dict() for h in hits]})
+
+
+async def create_contact(request: web.Request) -> web.Response:
+    """Quick creation for an unknown caller, bound to the call when `linkedid` is given."""
+    principal = require(request)
+    deps = request.app[DEPS]
+    body = await read_json(request)
+    linkedid = body.get("linkedid")
+    board = request.app[BOARD]
+    if linkedid is not None:
+        call = board.calls.get(str(linkedid))
+        if call is None or call.agent_id != principal.agent_id:
+            raise forbidden("bind a contact to a call that is not yours")
+    try:
+        async with deps.db.session() as session:
+            contact_id = await contacts.create_contact(
+                session,
+                first_name=str(body.get("first_name", "")),
+                last_name=str(body.get("last_name", "")),
+                phone=str(body.get("phone", "")),
+                default_region=deps.settings.center.default_region,
+                now=deps.clock.now(),
+                user_id=principal.user_id,
+                remote_addr=request.remote or "",
+            )
+    except contacts.ContactInputError as exc:
+        raise invalid(exc.field, str(exc)) from exc
+    board.grant(principal.agent_id, contact_id)
+    if linkedid is not None:
+        call = board.calls[str(linkedid)]
+        call.contact_id = contact_id
+        await InteractionLog(deps.db).call_updated(
+            str(linkedid), at=deps.clock.now(), contact_id=contact_id
+        )
+    return web.json_response({"contact_id": contact_id}, status=201)
+
+
+async def bind_contact(request: web.Request) -> web.Response:
+    """The operator found an unknown caller by searching: the call is theirs from now on."""
+    principal = require(request)
+    deps = request.app[DEPS]
+    board = request.app[BOARD]
+    linkedid = request.match_info["linkedid"]
+    call = board.calls.get(linkedid)
+    if call is None or call.agent_id != principal.agent_id:
+        raise forbidden("bind a contact to a call that is not yours")
+    body = await read_json(request)
+    contact_id = body.get("contact_id")
+    if not isinstance(contact_id, int) or isinstance(contact_id, bool):
+        raise invalid("contact_id", "must be a number")
+    if not await _may_open(request, principal, contact_id):
+        raise ApiError(403, "auth.forbidden", "search for the contact first")
+    try:
+        async with deps.db.session() as session:
+            card = await contacts.view_card(
+                session,
+                contact_id,
+                now=deps.clock.now(),
+                user_id=principal.user_id,
+                remote_addr=request.remote or "",
+                reason="call",
+            )
+    except LookupError:
+        raise not_found(f"contact {contact_id}") from None
+    call.contact_id = contact_id
+    call.card = card.to_dict()
+    await InteractionLog(deps.db).call_updated(linkedid, at=deps.clock.now(), contact_id=contact_id)
+    return web.json_response(call.card)
+
+
+async def get_card(request: web.Request) -> web.Response:
+    principal = require(request)
+    contact_id = _int(request, "contact_id")
+    if not await _may_open(request, principal, contact_id):
+        raise ApiError(403, "auth.forbidden", "this card was neither offered to you nor searched")
+    deps = request.app[DEPS]
+    try:
+        async with deps.db.session() as session:
+            card = await contacts.view_card(
+                session,
+                contact_id,
+                now=deps.clock.now(),
+                user_id=principal.user_id,
+                remote_addr=request.remote or "",
+                reason=request.query.get("reason", "desk"),
+            )
+    except LookupError:
+        raise not_found(f"contact {contact_id}") from None
+    return web.json_response(card.to_dict())
+
+
+def _call_dict(row: Interaction) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "linkedid": row.linkedid,
+        "kind": str(row.kind),
+        "direction": str(row.direction),
+        "contact_id": row.contact_id,
+        "caller_number": row.caller_number,
+        "queue": row.queue,
+        "agent_id": row.agent_id,
+        "started_at": row.started_at.isoformat(),
+        "connected_at": row.connected_at.isoformat() if row.connected_at else None,
+        "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+        "disposition": row.disposition,
+        "notes": row.notes,
+        "ivr_path": list(row.ivr_path or []),
+        "ivr_digits": row.ivr_digits,  # masked by the IVR before storing
+        "recording_ref": row.recording_ref,
+    }
+
+
+async def get_call(request: web.Request) -> web.Response:
+    principal = require(request)
+    linkedid = request.match_info["linkedid"]
+    call = request.app[BOARD].calls.get(linkedid)
+    async with request.app[DEPS].db.session() as session:
+        row = (
+            await session.execute(select(Interaction).where(Interaction.linkedid == linkedid))
+        ).scalar_one_or_none()
+    mine = (call is not None and call.agent_id == principal.agent_id) or (
+        row is not None and row.agent_id == principal.user_id
+    )
+    if not (mine or principal.is_supervisor):
+        raise ApiError(403, "auth.forbidden", "not your call")
+    if row is None:
+        raise not_found(f"call {linkedid}")
+    return web.json_response(_call_dict(row))
+
+
+async def list_interactions(request: web.Request) -> web.Response:
+    principal = require(request)
+    query = select(Interaction).order_by(Interaction.started_at.desc()).limit(100)
+    contact = request.query.get("contact_id")
+    if contact is not None:
+        if not contact.isdigit():
+            raise invalid("contact_id", "must be a number")
+        if not await _may_open(request, principal, int(contact)):
+            raise ApiError(403, "auth.forbidden", "this contact was not offered to you")
+        query = query.where(Interaction.contact_id == int(contact))
+    elif not principal.is_supervisor:
+        query = query.where(Interaction.agent_id == principal.user_id)
+    async with request.app[DEPS].db.session() as session:
+        rows = (await session.execute(query)).scalars().all()
+    return web.json_response({"items": [_call_dict(r) for r in rows]})
+
+
+async def list_tasks(request: web.Request) -> web.Response:
+    principal = require(request)
+    deps = request.app[DEPS]
+    queues = [q for q in request.query.getall("queue", []) if q]
+    async with deps.db.session() as session:
+        items = await callback_list(
+            session, user_id=principal.user_id, queues=queues, now=deps.clock.now()
+        )
+    return web.json_response({"items": items})
+
+
+async def finish_task(request: web.Request) -> web.Response:
+    principal = require(request)
+    deps = request.app[DEPS]
+    task_id = _int(request, "task_id")
+    async with deps.db.session() as session:
+        task = await session.get(Task, task_id)
+        if task is None:
+            raise not_found(f"task {task_id}")
+        mine_or_queue = task.owner_agent_id in (None, principal.user_id)
+        if not (mine_or_queue or principal.is_supervisor):
+            raise ApiError(403, "auth.forbidden", "not your task")
+        await complete_task(session, task_id, at=deps.clock.now())
+        await session.commit()
+    return web.json_response({"ok": True})
+
+
+ROUTES = (
+    ApiRoute("GET", "/api/me", me, "The signed-in user", "operator"),
+    ApiRoute(
+        "GET",
+        "/api/contacts",
+        search_contacts,
+        "Search contacts by name, phone or reference",
+        "operator",
+        query=(("q", "name, phone number or reference"),),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/contacts",
+        create_contact,
+        "Create a contact (optionally bound to your current call)",
+        "operator",
+        body=json_body(first_name=STRING, last_name=STRING, phone=STRING, linkedid=STRING),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/contacts/{contact_id}/card",
+        get_card,
+        "A contact's card (audited)",
+        "operator",
+    ),
+    ApiRoute("GET", "/api/calls/{linkedid}", get_call, "One call by its Linkedid", "operator"),
+    ApiRoute(
+        "POST",
+        "/api/calls/{linkedid}/contact",
+        bind_contact,
+        "Bind a contact you searched for to your current call",
+        "operator",
+        body=json_body(contact_id={"type": "integer"}),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/interactions",
+        list_interactions,
+        "Interactions: your own, or a contact's",
+        "operator",
+        query=(("contact_id", "only this contact's"),),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/tasks",
+        list_tasks,
+        "Your callbacks and tasks due within a week",
+        "operator",
+        query=(("queue", "also this queue's unassigned tasks (repeatable)"),),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/tasks/{task_id}/done",
+        finish_task,
+        "Mark a task done",
+        "operator",
+        body=json_body(),
+    ),
+)

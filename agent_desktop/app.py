@@ -1,0 +1,125 @@
+"""The web app factory: pages, websocket, REST API, each wired from explicit dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from agent_desktop import api_admin, api_desk, campaign_views, openapi, recordings_views
+from agent_desktop.auth_views import login, login_page, logout
+from agent_desktop.board import LiveBoard
+from agent_desktop.call_views import call_action
+from agent_desktop.callbacks import CallbackReminders
+from agent_desktop.desk_views import agent_action, desk_page, desk_state, save_wrapup
+from agent_desktop.errors import ApiError, error_middleware
+from agent_desktop.hub import Hub
+from agent_desktop.i18n import Renderer
+from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER, SESSIONS, THROTTLE, DesktopDeps
+from agent_desktop.pop_audit import PopAuditor
+from agent_desktop.security import current, headers_middleware, session_middleware
+from agent_desktop.sessions import SessionStore
+from agent_desktop.supervisor_views import (
+    agent_command,
+    panel_state,
+    supervisor_page,
+    wallboard_page,
+)
+from agent_desktop.throttle import LoginThrottle
+from agent_desktop.ws import websocket
+
+STATIC = Path(__file__).parent / "static"
+API_ROUTES = api_desk.ROUTES + api_admin.ROUTES + recordings_views.ROUTES + campaign_views.ROUTES
+
+
+def create_app(deps: DesktopDeps) -> web.Application:
+    secret = deps.settings.web.secret_key.encode() or secrets.token_bytes(32)
+    sessions = SessionStore(secret, deps.clock)
+    board = LiveBoard(ZoneInfo(deps.settings.center.timezone))
+    hub = Hub(deps.bus, board, deps.clock)
+    app = web.Application(
+        middlewares=[
+            headers_middleware,
+            error_middleware(_error_page),
+            session_middleware(sessions),
+        ],
+        client_max_size=256 * 1024,
+    )
+    app[DEPS] = deps
+    app[SESSIONS] = sessions
+    app[THROTTLE] = LoginThrottle(deps.clock)
+    app[BOARD] = board
+    app[HUB] = hub
+    app[RENDERER] = Renderer()
+    _routes(app)
+    campaign_views.setup(app)
+    recordings_views.setup(app)
+    app.on_shutdown.append(_close_websockets)
+    app.cleanup_ctx.append(_background(hub.run, "desktop-hub"))
+    app.cleanup_ctx.append(_background(hub.run_sampler, "desktop-wallboard-sampler"))
+    app.cleanup_ctx.append(_background(PopAuditor(deps.db, deps.bus).run, "desktop-pop-audit"))
+    reminders = CallbackReminders(deps.db, hub, deps.clock)
+    app.cleanup_ctx.append(_background(reminders.run, "desktop-callback-reminders"))
+    return app
+
+
+def _routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/login", login_page)
+    r.add_post("/login", login)
+    r.add_post("/logout", logout)
+    r.add_get("/", desk_page)
+    r.add_get("/desk/state", desk_state)
+    r.add_post("/desk/agent", agent_action)
+    r.add_post("/desk/wrapup", save_wrapup)
+    r.add_post("/desk/call/{action}", call_action)
+    r.add_get("/supervisor", supervisor_page)
+    r.add_get("/supervisor/state", panel_state)
+    r.add_post("/supervisor/agents/{agent_id}/{command}", agent_command)
+    r.add_get("/wallboard", wallboard_page)
+    r.add_get("/ws", websocket)
+    for route in API_ROUTES:
+        # ids in paths are numbers: anything else is a 404, not a crash in int()
+        path = re.sub(r"{(\w+_id)}", r"{\1:\\d+}", route.path)
+        r.add_route(route.method, path, route.handler)
+    r.add_get("/api/openapi.json", openapi.handler(API_ROUTES))
+    r.add_static("/static/", STATIC, append_version=True)
+
+
+def _error_page(request: web.Request, error: ApiError) -> web.Response:
+    principal = current(request)
+    return request.app[RENDERER].page(
+        "error.html",
+        principal.language if principal else "en",
+        status=error.status,
+        http_status=error.status,
+        message=error.message,
+        code=error.code,
+        signed_out=principal is None,
+        csrf_token="",
+    )
+
+
+async def _close_websockets(app: web.Application) -> None:
+    await app[HUB].close_all()
+
+
+def _background(
+    run: Callable[[], Awaitable[None]], name: str
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx entry owning one task: started with the app, cancelled and awaited at exit."""
+
+    async def owner(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(run(), name=name)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return owner

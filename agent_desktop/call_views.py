@@ -1,0 +1,120 @@
+"""Call controls on the desk: each one is a typed action on the Switch.
+
+Hold parks the caller in the holding context (music on hold) and resume rings the operator back
+into a bridge with them: that is what hold means for an ACD that bridges by Originate. A phone
+with its own hold button does not need these.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from agent_desktop import manual_dial
+from agent_desktop.board import CallView
+from agent_desktop.desk_views import require_active_tab
+from agent_desktop.errors import ApiError, invalid, read_json, unavailable
+from agent_desktop.keys import BOARD, DEPS
+from agent_desktop.principal import Principal
+from agent_desktop.security import require
+from ami_bridge.errors import AmiError, InvalidRequest
+from ami_bridge.switch import ApplicationTarget, OriginateRequest, Switch
+
+_EXTEN = re.compile(r"[0-9A-Za-z_*#+-]{1,40}")
+
+
+def _switch(request: web.Request) -> Switch:
+    switch = request.app[DEPS].switch
+    if switch is None:
+        raise unavailable("switch")
+    return switch
+
+
+def _my_call(request: web.Request, principal: Principal) -> CallView:
+    call = request.app[BOARD].current_call(principal.agent_id)
+    if call is None or call.ended:
+        raise ApiError(409, "desk.no_call", "you have no call to act on")
+    return call
+
+
+def _channel(channel: str | None, which: str) -> str:
+    if not channel:
+        raise ApiError(409, "desk.no_channel", f"the {which} channel is not known yet")
+    return channel
+
+
+def _exten(value: object, field: str) -> str:
+    if not isinstance(value, str) or not _EXTEN.fullmatch(value):
+        raise invalid(field, "an extension or queue name (letters, digits, _ * # + -)")
+    return value
+
+
+async def call_action(request: web.Request) -> web.Response:
+    principal = require(request)
+    require_active_tab(request, principal)
+    action = request.match_info["action"]
+    body = await read_json(request)
+    deps = request.app[DEPS]
+    switch = _switch(request)
+    try:
+        if action == "dial":
+            await manual_dial.guard(request, principal, body)
+            return await _dial(switch, principal, body)
+        call = _my_call(request, principal)
+        if action == "hangup":
+            await switch.hangup(_channel(call.caller_channel, "caller"))
+        elif action == "hold":
+            await switch.redirect(_channel(call.caller_channel, "caller"), deps.hold_context, "s")
+        elif action == "resume":
+            await switch.connect(
+                _channel(call.caller_channel, "caller"),
+                principal.endpoint,
+                caller_id=call.caller_number,
+            )
+        elif action == "transfer":
+            kind = body.get("kind")
+            target = _exten(body.get("target"), "target")
+            if kind == "queue":
+                context = deps.queue_transfer_context
+            elif kind == "operator":
+                context = deps.agent_transfer_context
+            else:
+                raise invalid("kind", "queue or operator")
+            await switch.blind_transfer(_channel(call.agent_channel, "agent"), context, target)
+        elif action == "consult":
+            target = _exten(body.get("target"), "target")
+            await switch.attended_transfer(
+                _channel(call.agent_channel, "agent"), target, deps.agent_transfer_context
+            )
+        elif action == "dtmf":
+            digit = body.get("digit")
+            if not isinstance(digit, str):
+                raise invalid("digit", "one of 0-9 * #")
+            await switch.play_dtmf(_channel(call.caller_channel, "caller"), digit)
+        else:
+            raise ApiError(404, "not_found", f"no call action {action!r}")
+    except InvalidRequest as exc:
+        raise ApiError(422, exc.code, str(exc)) from exc
+    except AmiError as exc:
+        raise ApiError(502, exc.code, str(exc)) from exc
+    return web.json_response({"ok": True, "action": action})
+
+
+async def _dial(switch: Switch, principal: Principal, body: dict[str, object]) -> web.Response:
+    """Click-to-call: ring the operator's phone, then dial the number from it."""
+    number = body.get("number")
+    if not isinstance(number, str):
+        raise invalid("number", "a phone number")
+    if not principal.endpoint:
+        raise ApiError(409, "desk.no_endpoint", "your user has no phone endpoint configured")
+    dial_string = switch.number_endpoint(number.replace(" ", ""))
+    result = await switch.originate(
+        OriginateRequest(
+            endpoint=principal.endpoint,
+            target=ApplicationTarget("Dial", dial_string),
+            caller_id=number,
+            ring_timeout=30.0,
+        )
+    )
+    return web.json_response({"ok": result.answered, "outcome": result.outcome.value})

@@ -1,0 +1,183 @@
+"""Contact search, quick creation for an unknown caller, and audited card views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core import audit
+from crm_core.card import Card
+from crm_core.lookup import card_for_contact
+from crm_core.models import Contact, ContactPhone, Debt, Phone
+from crm_core.phones import InvalidPhoneNumber, normalise, try_normalise
+
+SEARCH_LIMIT = 25
+
+
+@dataclass(frozen=True, slots=True)
+class ContactHit:
+    contact_id: int
+    name: str
+    external_ref: str | None
+    phones: tuple[str, ...]
+    references: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "contact_id": self.contact_id,
+            "name": self.name,
+            "external_ref": self.external_ref,
+            "phones": list(self.phones),
+            "references": list(self.references),
+        }
+
+
+async def search(session: AsyncSession, query: str, default_region: str) -> list[ContactHit]:
+    """By phone number (any format), by debt or contact reference, or by name."""
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    ids: list[int] = []
+    e164 = try_normalise(query, default_region) if any(c.isdigit() for c in query) else None
+    if e164 is not None:
+        rows = await session.execute(
+            select(ContactPhone.contact_id)
+            .join(Phone, Phone.id == ContactPhone.phone_id)
+            .where(Phone.e164 == e164)
+        )
+        ids += [r[0] for r in rows]
+    rows = await session.execute(
+        select(Debt.contact_id).where(Debt.reference == query).limit(SEARCH_LIMIT)
+    )
+    ids += [r[0] for r in rows]
+    pattern = f"%{_escape_like(query.lower())}%"
+    full_name = func.lower(Contact.first_name + " " + Contact.last_name)
+    rows = await session.execute(
+        select(Contact.id)
+        .where(
+            or_(
+                Contact.external_ref == query,
+                full_name.like(pattern, escape="\\"),
+                func.lower(Contact.last_name).like(pattern, escape="\\"),
+                func.lower(Contact.company_name).like(pattern, escape="\\"),
+            )
+        )
+        .order_by(Contact.last_name, Contact.first_name)
+        .limit(SEARCH_LIMIT)
+    )
+    ids += [r[0] for r in rows]
+    unique = list(dict.fromkeys(ids))[:SEARCH_LIMIT]
+    return await _hits(session, unique)
+
+
+async def _hits(session: AsyncSession, ids: list[int]) -> list[ContactHit]:
+    if not ids:
+        return []
+    contacts = {
+        c.id: c
+        for c in (await session.execute(select(Contact).where(Contact.id.in_(ids)))).scalars()
+    }
+    phones: dict[int, list[str]] = {}
+    for contact_id, e164 in await session.execute(
+        select(ContactPhone.contact_id, Phone.e164)
+        .join(Phone, Phone.id == ContactPhone.phone_id)
+        .where(ContactPhone.contact_id.in_(ids))
+    ):
+        phones.setdefault(contact_id, []).append(e164)
+    refs: dict[int, list[str]] = {}
+    for contact_id, reference in await session.execute(
+        select(Debt.contact_id, Debt.reference).where(Debt.contact_id.in_(ids))
+    ):
+        refs.setdefault(contact_id, []).append(reference)
+    return [
+        ContactHit(
+            i,
+            contacts[i].display_name,
+            contacts[i].external_ref,
+            tuple(phones.get(i, ())),
+            tuple(refs.get(i, ())),
+        )
+        for i in ids
+        if i in contacts
+    ]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class ContactInputError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+async def create_contact(
+    session: AsyncSession,
+    *,
+    first_name: str,
+    last_name: str,
+    phone: str,
+    default_region: str,
+    now: datetime,
+    user_id: int,
+    remote_addr: str,
+) -> int:
+    """A new person with one phone number (reused if the number is already known)."""
+    first_name, last_name = first_name.strip()[:100], last_name.strip()[:100]
+    if not first_name and not last_name:
+        raise ContactInputError("last_name", "a name is needed")
+    try:
+        e164 = normalise(phone, default_region)
+    except InvalidPhoneNumber as exc:
+        raise ContactInputError("phone", exc.reason) from exc
+    contact = Contact(first_name=first_name, last_name=last_name, created_at=now, updated_at=now)
+    session.add(contact)
+    number = (await session.execute(select(Phone).where(Phone.e164 == e164))).scalar_one_or_none()
+    if number is None:
+        number = Phone(e164=e164, raw=phone.strip()[:40])
+        session.add(number)
+    await session.flush()
+    session.add(
+        ContactPhone(contact_id=contact.id, phone_id=number.id, is_primary=True, source="desk")
+    )
+    audit.record(
+        session,
+        at=now,
+        user_id=user_id,
+        action="create",
+        object_type="contact",
+        object_id=contact.id,
+        remote_addr=remote_addr,
+    )
+    await session.commit()
+    return contact.id
+
+
+async def view_card(
+    session: AsyncSession,
+    contact_id: int,
+    *,
+    now: datetime,
+    user_id: int,
+    remote_addr: str,
+    reason: str,
+) -> Card:
+    """The card, with the look written to the audit log in the same transaction."""
+    card = await card_for_contact(session, contact_id, today=now.date())
+    audit.record(
+        session,
+        at=now,
+        user_id=user_id,
+        action="view",
+        object_type="contact",
+        object_id=contact_id,
+        remote_addr=remote_addr,
+        reason=reason,
+    )
+    await session.commit()
+    return card

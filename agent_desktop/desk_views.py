@@ -1,0 +1,182 @@
+"""The operator's desk: the page, its state (for resync), agent state and wrap-up actions."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_desktop import counters, wrapup
+from agent_desktop.callbacks import callback_list
+from agent_desktop.errors import ApiError, invalid, read_json, unavailable
+from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER
+from agent_desktop.principal import Principal
+from agent_desktop.security import SESSION, current, require
+from crm_core.interactions import InteractionLog
+from crm_core.models import Interaction
+from routing.agent_state import AgentState
+from routing.errors import RoutingError
+
+TAB_HEADER = "X-Tab-Id"
+
+
+async def desk_page(request: web.Request) -> web.StreamResponse:
+    principal = current(request)
+    if principal is None:
+        raise web.HTTPFound("/login")
+    deps = request.app[DEPS]
+    dispositions = [
+        {
+            "code": d.code,
+            "label": d.label(principal.language),
+            "promise": d.needs_promise,
+            "callback": d.needs_callback,
+        }
+        for d in deps.dispositions
+    ]
+    return request.app[RENDERER].page(
+        "desk.html",
+        principal.language,
+        user=principal,
+        csrf_token=request[SESSION].csrf_token,
+        dispositions=dispositions,
+        pause_reasons=list(deps.pause_reasons),
+        boot={
+            "user": {"id": principal.user_id, "agent_id": principal.agent_id},
+            "wrap_up_s": deps.settings.routing.wrap_up_s,
+        },
+    )
+
+
+def require_active_tab(request: web.Request, principal: Principal) -> None:
+    """A read-only tab (another tab of the same operator handles calls) may not act."""
+    tab = request.headers.get(TAB_HEADER)
+    active = request.app[HUB].active_tab(principal.agent_id)
+    if tab is not None and active is not None and tab != active:
+        raise ApiError(409, "desk.read_only_tab", "another tab of yours is handling calls")
+
+
+async def desk_state(request: web.Request) -> web.Response:
+    """Everything the desk shows, for the first paint and for a resync after a reconnect."""
+    principal = require(request)
+    deps = request.app[DEPS]
+    board = request.app[BOARD]
+    now = deps.clock.now()
+    snapshot = board.desk_snapshot(principal.agent_id)
+    async with deps.db.session() as session:
+        figures = await counters.today(
+            session, principal.user_id, now, deps.settings.center.timezone
+        )
+        queues = [snapshot["call"]["queue"]] if snapshot["call"] else []
+        callbacks = await callback_list(session, user_id=principal.user_id, queues=queues, now=now)
+        disposed = await _disposed(session, board.agent(principal.agent_id).linkedid)
+    return web.json_response(
+        {
+            **snapshot,
+            "server_now": now.isoformat(),
+            "today": figures,
+            "callbacks": callbacks,
+            "disposed": disposed,
+            "active_tab": request.app[HUB].active_tab(principal.agent_id),
+        }
+    )
+
+
+async def _disposed(session: AsyncSession, linkedid: str | None) -> bool:
+    if linkedid is None:
+        return False
+    row = await session.execute(
+        select(Interaction.disposition).where(Interaction.linkedid == linkedid)
+    )
+    value = row.scalar_one_or_none()
+    return bool(value)
+
+
+async def agent_action(request: web.Request) -> web.Response:
+    """login / ready / pause (with a reason) / logout / extend wrap-up, through the ACD."""
+    principal = require(request)
+    require_active_tab(request, principal)
+    deps = request.app[DEPS]
+    if deps.acd is None:
+        raise unavailable("acd")
+    body = await read_json(request)
+    action = body.get("action")
+    agent_id = principal.agent_id
+    view = request.app[BOARD].agent(agent_id)
+    try:
+        if action == "login":
+            await deps.acd.login(agent_id)
+        elif action == "ready":
+            if view.state is AgentState.WRAP_UP:
+                async with deps.db.session() as session:
+                    if not await _disposed(session, view.linkedid):
+                        raise ApiError(
+                            409, "desk.disposition_required", "save a disposition to leave wrap-up"
+                        )
+            await deps.acd.ready(agent_id)
+        elif action == "pause":
+            reason = body.get("reason")
+            if reason not in deps.pause_reasons:
+                raise invalid("reason", f"one of {', '.join(deps.pause_reasons)}")
+            await deps.acd.pause(agent_id, reason)
+        elif action == "logout":
+            await deps.acd.logout(agent_id)
+        elif action == "extend":
+            await deps.acd.extend_wrap_up(agent_id, 30.0)
+        else:
+            raise invalid("action", "one of login, ready, pause, logout, extend")
+    except RoutingError as exc:
+        raise ApiError(409, f"acd.{exc.code}", str(exc)) from exc
+    except ValueError as exc:  # the ACD refuses bad input (no endpoint, bad reason) this way
+        raise ApiError(409, "acd.refused", str(exc)) from exc
+    return web.json_response({"ok": True})
+
+
+async def save_wrapup(request: web.Request) -> web.Response:
+    principal = require(request)
+    require_active_tab(request, principal)
+    deps = request.app[DEPS]
+    board = request.app[BOARD]
+    body = await read_json(request)
+    try:
+        wrap = wrapup.parse(body, deps.dispositions)
+    except wrapup.WrapUpError as exc:
+        raise invalid(exc.field, exc.message) from exc
+    call = board.calls.get(wrap.linkedid)
+    offered_here = call is not None and call.agent_id == principal.agent_id
+    async with deps.db.session() as session:
+        interaction = (
+            await session.execute(select(Interaction).where(Interaction.linkedid == wrap.linkedid))
+        ).scalar_one_or_none()
+    if interaction is None and call is not None and offered_here:
+        await InteractionLog(deps.db).call_started(
+            wrap.linkedid,
+            started_at=call.offered_at or deps.clock.now(),
+            caller_number=call.caller_number or "",
+            queue=call.queue,
+            contact_id=call.contact_id,
+        )
+    async with deps.db.session() as session:
+        interaction = (
+            await session.execute(select(Interaction).where(Interaction.linkedid == wrap.linkedid))
+        ).scalar_one_or_none()
+        if interaction is None:
+            raise ApiError(404, "not_found", f"no call {wrap.linkedid}")
+        if not offered_here and interaction.agent_id != principal.user_id:
+            raise ApiError(403, "auth.forbidden", "this call was not yours")
+        if interaction.contact_id is None and call is not None and call.contact_id is not None:
+            interaction.contact_id = call.contact_id
+        try:
+            result = await wrapup.save(
+                session,
+                wrap,
+                interaction,
+                user_id=principal.user_id,
+                queue=call.queue if call is not None else interaction.queue,
+                now=deps.clock.now(),
+                center_tz=deps.settings.center.timezone,
+                remote_addr=request.remote or "",
+            )
+        except wrapup.WrapUpError as exc:
+            raise invalid(exc.field, exc.message) from exc
+    return web.json_response(result)
