@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time as monotonic_time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from agent_desktop import manual_dial
 from agent_desktop.api_routes import STRING, ApiRoute, json_body
@@ -126,7 +124,7 @@ class CampaignPanel:
                 settings = CampaignSettings.from_dict({"name": row.name, **(row.settings or {})})
             except CampaignError as exc:
                 settings, settings_error = None, str(exc)
-        limit = settings.target_abandon_rate if settings else 0.03
+        target = settings.target_abandon_rate if settings else None
         return {
             "id": row.id,
             "name": row.name,
@@ -135,15 +133,17 @@ class CampaignPanel:
             "mode": settings.dial_mode.value if settings else None,
             "loaded": dialer is not None,
             "settings_error": settings_error,
-            **await self._ledger_figures(row.id, now, limit),
+            **await self._ledger_figures(row.id, now, target),
             **_dialer_figures(dialer),
             "list": await self._list(row.id, settings, now) if settings else None,
             "at": now.isoformat(),
         }
 
     async def _ledger_figures(
-        self, campaign_id: int, now: datetime, limit: float
+        self, campaign_id: int, now: datetime, target: float | None
     ) -> dict[str, Any]:
+        """Today's results and the abandon rates; red at the legal limit (the center's
+        setting), amber from the campaign's own target or 80 % of the limit, whichever first."""
         local = now.astimezone(self._zone)
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         day_ago, human = now - timedelta(days=1), A.outcome == "human"
@@ -170,7 +170,9 @@ class CampaignPanel:
         )
         rate_24h, rate_30d = _share(abandoned_24h, live_24h), _share(abandoned_30d, live_30d)
         worst = max(rate_24h or 0.0, rate_30d or 0.0)
-        level = "over" if worst >= limit else "near" if worst >= NEAR_LIMIT * limit else "ok"
+        limit = self._deps.settings.dialer.abandon_limit_pct / 100
+        near = min(NEAR_LIMIT * limit, target if target is not None else limit)
+        level = "over" if worst >= limit else "near" if worst >= near else "ok"
         return {
             "today": {
                 "attempts": attempts,
@@ -186,6 +188,7 @@ class CampaignPanel:
                 "live_30d": live_30d,
                 "abandoned_30d": abandoned_30d,
                 "limit": limit,
+                "target": target,
                 "level": level,
             },
         }
@@ -196,7 +199,7 @@ class CampaignPanel:
         """List exhaustion: of the debts the filter selects, how many the campaign is not done
         with, how many the rules allow right now, and why the others wait."""
         cached = self._lists.get(campaign_id)
-        if cached is not None and monotonic_time.monotonic() - cached[0] < LIST_CHECK_TTL_S:
+        if cached is not None and self._deps.clock.monotonic() - cached[0] < LIST_CHECK_TTL_S:
             return cached[1]
         db = self._deps.db
         leads = await load_leads(db, settings, now)
@@ -236,7 +239,7 @@ class CampaignPanel:
                 refused={rule.value: n for rule, n in chosen.refused.items()},
                 next_eligible_at=chosen.wake_at.isoformat() if chosen.wake_at else None,
             )
-        self._lists[campaign_id] = (monotonic_time.monotonic(), figures)
+        self._lists[campaign_id] = (self._deps.clock.monotonic(), figures)
         return figures
 
     # -- the live feed -------------------------------------------------------------------------
@@ -265,7 +268,7 @@ class CampaignPanel:
                 view = await self.view(await self.row(campaign_id))
             except ApiError:  # not a campaign of the panel (the manual-dial row, or deleted)
                 continue
-            except SQLAlchemyError:  # the database will be back; the next event redraws
+            except Exception:  # the feed's task boundary: one bad campaign must not end it
                 log.exception("campaign %s: panel figures skipped", campaign_id)
                 continue
             self._hub.publish(PANEL, {"type": "campaign", "campaign": view})

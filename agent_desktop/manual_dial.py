@@ -278,12 +278,13 @@ class ManualDialGuard:
         if override is not None and overridable:
             return
         first = denials[0]
+        when = f"; allowed from {first.not_before:%Y-%m-%d %H:%M} UTC" if first.not_before else ""
         if overridable:
             self._publish_denial(principal, e164, details, now)
         raise ApiError(
             409,
             "dial.denied" if overridable else "dial.not_overridable",
-            f"not allowed now ({first.rule.value}): {first.reason}",
+            f"not allowed now ({first.rule.value}): {first.reason}{when}",
             {"denials": details, "overridable": overridable},
         )
 

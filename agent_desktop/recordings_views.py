@@ -86,17 +86,10 @@ def _refusal(listener: Listener, facts: RecordingFacts, reason: str) -> ApiError
     return ApiError(403, "auth.forbidden", "you may not hear this recording", {"reason": reason})
 
 
-def _recording_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["recording_id"])
-    except ValueError:
-        raise invalid("recording_id", "must be a number") from None
-
-
 async def _audible(request: web.Request) -> tuple[Principal, Recording]:
     """The recording in the path, if the signed-in user may hear it."""
     principal = require(request)
-    recording_id = _recording_id(request)
+    recording_id = int(request.match_info["recording_id"])  # the route admits digits only
     async with request.app[DEPS].db.session() as session:
         recording = await session.get(Recording, recording_id)
         if recording is None:

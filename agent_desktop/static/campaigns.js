@@ -28,8 +28,9 @@
 
   function abandonCell(rate, live, abandoned, c) {
     const td = num(pct(rate), abandoned + " / " + live + " (≤ " + pct(c.abandon.limit) + ")");
-    td.classList.add("cmp-ab", "cmp-ab-" + (rate !== null && rate >= c.abandon.limit ? "over"
-      : rate !== null && rate >= 0.8 * c.abandon.limit ? "near" : "ok"));
+    const limit = c.abandon.limit, near = Math.min(0.8 * limit, c.abandon.target ?? limit);
+    td.classList.add("cmp-ab", "cmp-ab-" + (rate !== null && rate >= limit ? "over"
+      : rate !== null && rate >= near ? "near" : "ok"));
     return td;
   }
 

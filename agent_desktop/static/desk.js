@@ -98,6 +98,8 @@
   function renderCard(card) {
     desk.card = card;
     $("card").hidden = false;
+    // other panels (recordings) follow whichever debtor's card is open
+    document.dispatchEvent(new CustomEvent("cb:card", {detail: {contact_id: card.contact_id}}));
     $("card-name").textContent = card.name || "—";
     const badges = $("card-badges");
     clear(badges);

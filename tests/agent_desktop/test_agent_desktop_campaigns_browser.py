@@ -157,14 +157,12 @@ async def test_the_campaign_panel_starts_pauses_and_shows_refused_dials(
         await expect(row.locator(".st")).to_have_text("Running")
 
         operator = await signed_in_page(browser, url, "op1")
-        csrf = await operator.get_attribute("meta[name=csrf-token]", "content")
-        refused = await operator.request.post(
-            url + "desk/call/dial",
-            data={"number": "07911 123456"},
-            headers={"X-CSRF-Token": csrf or ""},
-        )
-        assert refused.status == 409
-        assert (await refused.json())["error"]["details"]["denials"][0]["rule"] == ("attempt_cap")
+        await operator.fill("#dial input[name=number]", "07911 123456")
+        await operator.click("#dial button")
+        refusal = operator.locator("#flash")  # the operator sees the rule and the reason
+        await expect(refusal).to_contain_text("attempt_cap")
+        await expect(refusal).to_contain_text("already had 40 attempts")
+        assert env.port.sent == []  # nothing was originated
         denial = sup.locator("#t-dial-denials tr[data-denial]")
         await expect(denial).to_contain_text("attempt_cap")  # pushed, no reload
         await expect(denial).to_contain_text("OP1")

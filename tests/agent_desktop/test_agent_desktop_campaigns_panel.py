@@ -273,3 +273,39 @@ async def test_the_supervisor_page_includes_the_panel(panel_client, sign_in) -> 
     assert 'id="t-campaigns"' in page and "/static/campaigns.js" in page
     doc = await (await panel_client.get("/api/openapi.json")).json()
     assert "/api/campaigns/{campaign_id}/pause" in doc["paths"]
+
+
+async def test_the_abandon_rate_turns_amber_from_the_campaigns_own_target(
+    env, desk_deps, sign_in
+) -> None:
+    """2.5 % abandoned: under the legal 3 %, over this campaign's 2 % target."""
+    now = env.clock.now()
+    async with env.db.session() as s:
+        s.add(
+            CampaignRow(
+                id=3,
+                name="Gentle",
+                settings={"target_abandon_rate": 0.02},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await s.commit()
+    ledger = AttemptLedger(env.db)
+    for i in range(40):
+        started = now - timedelta(minutes=i + 1)
+        await ledger.started(
+            Attempt(
+                attempt_id=f"g{i}",
+                campaign_id=3,
+                debt_id=env.debt_id,
+                phone="+447911123456",
+                started_at=started,
+            )
+        )
+        await ledger.classified(f"g{i}", AttemptOutcome.HUMAN, abandoned=i == 0)
+    async with TestClient(TestServer(create_app(desk_deps(env)))) as client:
+        await sign_in(client, "sup")
+        abandon = (await (await client.get("/api/campaigns/3")).json())["abandon"]
+    assert abandon["rate_24h"] == 0.025
+    assert (abandon["limit"], abandon["target"], abandon["level"]) == (0.03, 0.02, "near")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from agent_desktop.app import create_app
 from crm_core.models import AuditEntry
@@ -168,6 +168,24 @@ async def test_unknown_missing_and_signed_out(env, rec_client, sign_in, calls) -
     gone = await rec_client.get(f"/api/recordings/{missing.id}/audio")
     assert gone.status == 410
     assert await error_code(gone) == "recordings.unavailable"
+
+
+async def test_a_stored_path_outside_the_store_is_not_followed(
+    env, rec_client, sign_in, two_calls, calls
+) -> None:
+    secret = calls.directory.parent / "secret.wav"
+    secret.write_bytes(b"RIFF not yours")
+    async with env.db.session() as session:
+        await session.execute(
+            update(Recording)
+            .where(Recording.id == two_calls["op1"].id)
+            .values(path="../secret.wav")
+        )
+        await session.commit()
+    await sign_in(rec_client, "op1")
+    response = await rec_client.get(f"/api/recordings/{two_calls['op1'].id}/audio")
+    assert response.status == 410
+    assert await error_code(response) == "recordings.unavailable"
 
 
 async def test_playback_download_and_view_are_audited(env, rec_client, sign_in, two_calls) -> None:
