@@ -1,0 +1,1 @@
+"""The AMI server side of the simulated PBX."""
