@@ -261,6 +261,18 @@ CONTEXTS: dict[str, Extensions] = {
             ],
         )
     ],
+    # deploy/asterisk's cb-abandon: the identification message an abandoned dialer call hears
+    "cb-abandon": [
+        (
+            "s",
+            [
+                Step("NoOp", "Callboard abandoned dialer call ${CHANNEL}"),
+                Step("Answer"),
+                Step("Playback", "vm-goodbye"),
+                Step("Hangup"),
+            ],
+        )
+    ],
     "cb-conf": [
         (
             "_age[n]t.",

@@ -91,7 +91,7 @@ async def test_the_attempt_cap_refuses_with_the_rule_and_reason(env, client, sig
     [denial] = error["details"]["denials"]
     assert denial["rule"] == "attempt_cap" and "7 attempts" in denial["reason"]
     assert "attempt_cap" in error["message"]
-    assert "allowed from 2026-11-30 08:00 UTC" in error["message"]  # the 7th-oldest + 7 days
+    assert "allowed from 2026-11-29 20:00 UTC" in error["message"]  # oldest of the 7 + 7 days
     assert env.port.sent == [] and await manual_attempts(env) == []
     [entry] = await audit(env, "dial_denied")
     assert (entry.user_id, entry.object_id) == (env.users["op1"], E164)
