@@ -13,12 +13,14 @@ import logging
 import random
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from datetime import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from agent_desktop.acd_adapter import RoutingAgentControl
 from agent_desktop.demo import DEMO_USERS, describe, seed_demo_users
+from ami_bridge.switch import ApplicationTarget, OriginateRequest
 from callboard.migrate import upgrade_async
 from callboard.node import Node, start_node
 from callboard.progress import ProgressBar
@@ -29,6 +31,9 @@ from crm_core.config import Settings
 from crm_core.db import Database
 from crm_core.demo_data import load_demo_data
 from crm_core.models import Contact, Phone, QueueDefinition, Role, Skill, User, UserSkill
+from dialer.campaign import CampaignState, DebtFilter
+from dialer.settings import CampaignSettings, Schedule
+from dialer.tables import CampaignRow
 from pbx_sim import AgentPhone, Caller, PbxSim, SimConfig
 from routing.events import AgentStateChanged
 
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 
 DEMO_FLOWS = Path(__file__).parent / "demo_flows"
 SIM_OPERATORS = 24
+CAMPAIGN_OPERATORS = 6  # the last simulated operators work the outbound campaign, not inbound
+CAMPAIGN = "Early arrears (demo)"
 SKILLS = ("collections", "lang_en", "lang_ru", "general")
 
 
@@ -97,6 +104,39 @@ async def _seed_floor(db: Database) -> None:
                 )
         await session.commit()
     await _give_skills(db, [f"sim{n:02d}" for n in range(1, SIM_OPERATORS + 1)])
+    await _seed_campaign(db)
+
+
+async def _seed_campaign(db: Database) -> None:
+    async with db.session() as session:
+        if await session.scalar(select(CampaignRow.id).where(CampaignRow.name == CAMPAIGN)):
+            return
+        names = [
+            f"sim{n:02d}" for n in range(SIM_OPERATORS - CAMPAIGN_OPERATORS + 1, SIM_OPERATORS + 1)
+        ]
+        ids = (await session.execute(select(User.id).where(User.username.in_(names)))).scalars()
+        settings = CampaignSettings(
+            name=CAMPAIGN,
+            schedule=Schedule(
+                zone="UTC", days=frozenset(range(7)), start=time(0, 0), end=time(23, 59, 59)
+            ),
+            operators=frozenset(str(i) for i in ids),
+            filter=DebtFilter(min_days_past_due=30, statuses=frozenset({"active"})),
+        )
+        now = SystemClock().now()
+        data = settings.to_dict()
+        data.pop("name")
+        session.add(
+            CampaignRow(
+                name=CAMPAIGN,
+                state="stopped",
+                state_reason="not started yet",
+                settings=data,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.commit()
 
 
 async def _give_skills(db: Database, usernames: list[str]) -> None:
@@ -204,11 +244,45 @@ class SimulatedFloor:
         events = self.node.bus.subscribe(
             "demo-floor", AgentStateChanged, maxsize=1000, overflow=Overflow.DROP_OLDEST
         )
-        for agent_id in sorted(sims):
+        self.campaign_agents = sorted(sims, key=int)[-CAMPAIGN_OPERATORS:]
+        for agent_id in sorted(sims, key=int)[:-CAMPAIGN_OPERATORS]:
             await self.control.login(agent_id)  # logging in makes an agent ready
+        await self._nail_up_campaign_operators()
         async for event in events:
             if event.agent_id in sims and str(event.state) == "wrap_up":
                 group.create_task(self._finish_wrap_up(event.agent_id, self.rng.uniform(3, 8)))
+
+    async def _nail_up_campaign_operators(self) -> None:
+        """Each campaign operator's phone joins their own conference and stays there; answered
+        debtors are moved in (no ringing), as the dialer's predictive mode needs."""
+        dialer = next(
+            (d for d in self.node.dialers.values() if d.campaign.settings.name == CAMPAIGN), None
+        )
+        if dialer is None:
+            return
+        async with self.node.db.session() as session:
+            users = {
+                str(u.id): u
+                for u in (
+                    await session.execute(
+                        select(User).where(User.id.in_([int(a) for a in self.campaign_agents]))
+                    )
+                ).scalars()
+            }
+        for agent_id in self.campaign_agents:
+            phone = users[agent_id].endpoint.split("/")[1].split("@")[0]  # agentN
+            line = await self.node.bridge.switch.originate(
+                OriginateRequest(
+                    endpoint=f"Local/{phone}@cb-agent-phone",
+                    target=ApplicationTarget("ConfBridge", f"{phone},cc_bridge,cc_agent"),
+                    variables={"AGENT_TALK_SECS": "86400"},
+                    ring_timeout=10.0,
+                )
+            )
+            if line.answered:
+                dialer.join_operator(agent_id, phone, line=line.uniqueid)
+        if dialer.campaign.state is not CampaignState.RUNNING:
+            await dialer.move(CampaignState.RUNNING, "started by the demo")
 
     async def _finish_wrap_up(self, agent_id: str, after_s: float) -> None:
         await asyncio.sleep(after_s)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,12 +21,14 @@ from agent_desktop.app import create_app
 from agent_desktop.keys import DesktopDeps
 from ami_bridge.link import LinkConfig
 from ami_bridge.service import AmiBridge
+from callboard.campaigns import start_campaigns
 from callboard.queues import load_queues
 from crm_core.bus import InProcessBus
 from crm_core.clock import Clock, SystemClock
 from crm_core.config import Settings
 from crm_core.db import Database
 from crm_core.interactions import InteractionLog
+from dialer.service import CampaignDialer
 from ivr.crm import CrmCallbackDesk, CrmDirectory, CrmJournal
 from ivr.handoff import AcdHandoff
 from ivr.loader import CenterCalendar
@@ -50,7 +52,7 @@ class Node:
     acd: AcdService
     ivr: IvrService
     web_url: str
-    extras: dict[str, object] = field(default_factory=dict)
+    dialers: dict[int, CampaignDialer]
 
 
 async def start_node(
@@ -101,6 +103,15 @@ async def start_node(
     stack.push_async_callback(ivr.close)
     log.info("IVR flows: %s", report)
 
+    dialers = await start_campaigns(
+        stack,
+        db=db,
+        bus=bus,
+        switch=bridge.switch,
+        clock=clock,
+        wrap_up_s=settings.routing.wrap_up_s,
+    )
+
     app = create_app(
         DesktopDeps(
             db=db,
@@ -109,6 +120,7 @@ async def start_node(
             clock=clock,
             acd=RoutingAgentControl(acd, db),
             switch=bridge.switch,
+            dialer=dialers,
         )
     )
     runner = web.AppRunner(app, access_log=None)
@@ -119,7 +131,15 @@ async def start_node(
     url = f"http://{settings.web.host}:{settings.web.port}/"
     log.info("desktop at %s", url)
     return Node(
-        settings=settings, db=db, bus=bus, clock=clock, bridge=bridge, acd=acd, ivr=ivr, web_url=url
+        settings=settings,
+        db=db,
+        bus=bus,
+        clock=clock,
+        bridge=bridge,
+        acd=acd,
+        ivr=ivr,
+        web_url=url,
+        dialers=dialers,
     )
 
 
