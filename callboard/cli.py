@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("evaluate-promises", help="mark promises to pay kept or broken")
 
+    transcribe = commands.add_parser("transcribe", help="transcribe recorded calls")
+    transcribe.add_argument(
+        "--backlog",
+        action="store_true",
+        required=True,
+        help="every recording not transcribed yet, with worker processes",
+    )
+
     commands.add_parser("serve", help="run Callboard against your Asterisk")
     demo = commands.add_parser("demo", help="run the whole floor against the simulated PBX")
     demo.add_argument("--call-rate", type=float, default=0.25, help="inbound calls per second")
@@ -179,6 +187,24 @@ def _evaluate_promises(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    from recordings.backlog import run_backlog
+
+    async def run():
+        db = await Database.open(settings.database.url)
+        try:
+            return await run_backlog(db, settings, ProgressBar("transcribe"))
+        finally:
+            await db.close()
+
+    result = asyncio.run(run())
+    print(f"transcribed {result.done}, failed {result.failed}, retried {result.retried}, "
+          f"recovered from an interrupted run {result.recovered}")
+    for error in result.errors:
+        print(f"  {error}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from callboard.node import serve
 
@@ -198,6 +224,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 HANDLERS = {
     "serve": _serve,
+    "transcribe": _transcribe,
     "demo": _demo,
     "migrate": _migrate,
     "import": _import,

@@ -7,6 +7,7 @@ failure while starting stops what had started, and Ctrl-C leaves nothing running
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -23,6 +24,7 @@ from ami_bridge.link import LinkConfig
 from ami_bridge.service import AmiBridge
 from callboard.campaigns import start_campaigns
 from callboard.queues import load_queues
+from callboard.recording_starts import start_recordings
 from crm_core.bus import InProcessBus
 from crm_core.clock import Clock, SystemClock
 from crm_core.config import Settings
@@ -34,6 +36,8 @@ from ivr.handoff import AcdHandoff
 from ivr.loader import CenterCalendar
 from ivr.service import IvrService
 from ivr.session import SafeDefault
+from recordings.config import RecordingPolicy
+from recordings.service import Recordings
 from routing.acd import Acd
 from routing.service import AcdService
 
@@ -53,6 +57,7 @@ class Node:
     ivr: IvrService
     web_url: str
     dialers: dict[int, CampaignDialer]
+    recordings: Recordings
 
 
 async def start_node(
@@ -112,6 +117,20 @@ async def start_node(
         wrap_up_s=settings.routing.wrap_up_s,
     )
 
+    recordings = Recordings(db, RecordingPolicy.from_settings(settings), bridge.switch, bus, clock)
+    await recordings.start()
+    stack.push_async_callback(recordings.stop)
+    starts = asyncio.create_task(
+        start_recordings(
+            bus,
+            bridge.tracker,
+            recordings.control,
+            {i: d.campaign.settings.name for i, d in dialers.items()},
+        ),
+        name="recording-starts",
+    )
+    stack.push_async_callback(_cancel, starts)
+
     app = create_app(
         DesktopDeps(
             db=db,
@@ -140,7 +159,14 @@ async def start_node(
         ivr=ivr,
         web_url=url,
         dialers=dialers,
+        recordings=recordings,
     )
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def serve(

@@ -37,6 +37,7 @@ from crm_core.models import (
     UserSkill,
 )
 from pbx_sim import AgentPhone, Caller, PbxSim, SimConfig
+from recordings.tables import Recording
 from routing.events import AgentOffered, AgentStateChanged, CallConnected
 
 E = TypeVar("E", bound=Event)
@@ -137,6 +138,7 @@ async def test_a_debtor_call_end_to_end(tmp_path):
         ),
         web=replace(settings.web, port=free_port()),
         routing=replace(settings.routing, wrap_up_s=1),
+        recordings=replace(settings.recordings, directory=str(tmp_path / "recordings")),
     )
     async with AsyncExitStack() as stack:
         stack.push_async_callback(sim.stop)
@@ -177,3 +179,16 @@ async def test_a_debtor_call_end_to_end(tmp_path):
         assert row.answered_at and row.connected_at and row.ended_at
         assert row.ivr_path[:2] == ["greeting", "known_caller:found"]
         assert row.hangup_cause is not None
+
+        async with asyncio.timeout(15):
+            while True:  # the recording was started on connect and checked after the hangup
+                async with node.db.session() as s:
+                    recording = (
+                        await s.execute(
+                            select(Recording).where(Recording.linkedid == call.linkedid)
+                        )
+                    ).scalar_one_or_none()
+                if recording is not None and recording.sha256:
+                    break
+                await asyncio.sleep(0.2)
+        assert recording.duration_s > 1
