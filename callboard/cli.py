@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("evaluate-promises", help="mark promises to pay kept or broken")
 
+    campaign = commands.add_parser("campaign", help="outbound campaigns")
+    campaign_commands = campaign.add_subparsers(dest="action", required=True)
+    create = campaign_commands.add_parser("create", help="define a campaign from a TOML file")
+    create.add_argument("file", type=Path, help="campaign settings (see deploy/campaign.toml)")
+    campaign_commands.add_parser("list", help="campaigns with their state")
+
     transcribe = commands.add_parser("transcribe", help="transcribe recorded calls")
     transcribe.add_argument(
         "--backlog",
@@ -187,6 +193,70 @@ def _evaluate_promises(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _campaign(args: argparse.Namespace, settings: Settings) -> int:
+    import tomllib
+
+    from sqlalchemy import select
+
+    from dialer.campaign import CampaignError
+    from dialer.settings import CampaignSettings
+    from dialer.tables import CampaignRow
+
+    async def create(data: dict) -> int:
+        db = await Database.open(settings.database.url)
+        try:
+            async with db.session() as session:
+                name = data["name"]
+                if await session.scalar(select(CampaignRow.id).where(CampaignRow.name == name)):
+                    raise CommandError(f"a campaign named {name!r} exists already")
+                now = datetime.now(UTC)
+                stored = {k: v for k, v in data.items() if k != "name"}
+                row = CampaignRow(
+                    name=name,
+                    state="stopped",
+                    state_reason="created",
+                    settings=stored,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+                await session.commit()
+                return row.id
+        finally:
+            await db.close()
+
+    async def listing() -> list[tuple[int, str, str, str]]:
+        db = await Database.open(settings.database.url)
+        try:
+            async with db.session() as session:
+                rows = await session.execute(select(CampaignRow).order_by(CampaignRow.id))
+                return [(r.id, r.name, r.state, r.state_reason) for r in rows.scalars()]
+        finally:
+            await db.close()
+
+    if args.action == "list":
+        for campaign_id, name, state, reason in asyncio.run(listing()):
+            print(f"{campaign_id:>4}  {name:<30} {state:<9} {reason}")
+        return 0
+    try:
+        raw = tomllib.loads(args.file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CommandError(f"{args.file}: no such file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CommandError(f"{args.file}: not valid TOML: {exc}") from exc
+    try:
+        # validated the way the dialer will read it; stored in its JSON form
+        data = CampaignSettings.from_dict(raw).to_dict()
+    except CampaignError as exc:
+        raise CommandError(f"{args.file}: {exc}") from exc
+    campaign_id = asyncio.run(create(data))
+    print(
+        f"campaign {campaign_id} {data['name']!r} created (stopped); start it from the "
+        "supervisor panel once `callboard serve` runs"
+    )
+    return 0
+
+
 def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
     from recordings.backlog import run_backlog
 
@@ -198,8 +268,10 @@ def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
             await db.close()
 
     result = asyncio.run(run())
-    print(f"transcribed {result.done}, failed {result.failed}, retried {result.retried}, "
-          f"recovered from an interrupted run {result.recovered}")
+    print(
+        f"transcribed {result.done}, failed {result.failed}, retried {result.retried}, "
+        f"recovered from an interrupted run {result.recovered}"
+    )
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
     return 1 if result.failed else 0
@@ -225,6 +297,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 HANDLERS = {
     "serve": _serve,
     "transcribe": _transcribe,
+    "campaign": _campaign,
     "demo": _demo,
     "migrate": _migrate,
     "import": _import,

@@ -148,6 +148,18 @@ class _Reader:
     def fail(self, key: str, problem: str) -> CampaignSettingsError:
         return CampaignSettingsError(self.name, key, problem)
 
+    def number(
+        self, values: Mapping[str, Any], key: str, kind: type, default: Any, where: str = ""
+    ) -> Any:
+        """A numeric setting, or an error naming it (`where` is its dotted path)."""
+        raw = values.get(key, default)
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise self.fail(where or key, f"must be a number, got {raw!r}")
+        try:
+            return kind(raw)
+        except (TypeError, ValueError) as exc:
+            raise self.fail(where or key, f"must be a number, got {raw!r}") from exc
+
     def section(self, key: str, allowed: set[str]) -> Mapping[str, Any]:
         value = self.data.get(key) or {}
         if not isinstance(value, Mapping):
@@ -164,21 +176,26 @@ class _Reader:
         d = self.data
         try:
             mode = DialMode(d.get("dial_mode", "predictive"))
+        except ValueError as exc:
+            choices = ", ".join(m.value for m in DialMode)
+            raise self.fail("dial_mode", f"must be one of {choices}") from exc
+        try:
             machine = MachineAction(d.get("machine_action", "leave_message"))
         except ValueError as exc:
-            raise self.fail("dial_mode/machine_action", str(exc)) from exc
+            choices = ", ".join(m.value for m in MachineAction)
+            raise self.fail("machine_action", f"must be one of {choices}") from exc
         try:
             return CampaignSettings(
                 name=self.name,
                 filter=self.debt_filter(),
                 schedule=self.schedule(),
                 dial_mode=mode,
-                max_lines_per_agent=float(d.get("max_lines_per_agent", 3.0)),
-                target_abandon_rate=float(d.get("target_abandon_rate", 0.03)),
+                max_lines_per_agent=self.number(d, "max_lines_per_agent", float, 3.0),
+                target_abandon_rate=self.number(d, "target_abandon_rate", float, 0.03),
                 caller_id=str(d.get("caller_id", "")),
                 operators=frozenset(str(o) for o in d.get("operators", ())),
                 skills={str(k): int(v) for k, v in dict(d.get("skills", {})).items()},
-                ring_timeout_s=float(d.get("ring_timeout_s", 25.0)),
+                ring_timeout_s=self.number(d, "ring_timeout_s", float, 25.0),
                 compliance=self.compliance(),
                 retry=RetryPolicy(machine_action=machine),
             )
@@ -242,18 +259,50 @@ class _Reader:
             calling_until=self.clock_time(
                 "compliance.calling_until", c.get("calling_until", "21:00")
             ),
-            allow_unknown_zone=bool(c.get("allow_unknown_zone", False)),
+            allow_unknown_zone=self.flag(c, "allow_unknown_zone", "compliance.allow_unknown_zone"),
             center_zone=str(c.get("center_zone", self.data.get("schedule", {}).get("zone", "UTC"))),
-            max_attempts_per_debt=int(c.get("max_attempts_per_debt", 7)),
-            attempts_window=timedelta(days=float(c.get("attempts_window_days", 7))),
-            quiet_after_conversation=timedelta(
-                days=float(c.get("quiet_after_conversation_days", 7))
+            max_attempts_per_debt=self.number(
+                c, "max_attempts_per_debt", int, 7, "compliance.max_attempts_per_debt"
             ),
-            max_attempts_per_phone_per_day=int(c.get("max_attempts_per_phone_per_day", 3)),
-            abandoned_redial_gap=timedelta(hours=float(c.get("abandoned_redial_gap_hours", 72))),
+            attempts_window=timedelta(
+                days=self.number(
+                    c, "attempts_window_days", float, 7, "compliance.attempts_window_days"
+                )
+            ),
+            quiet_after_conversation=timedelta(
+                days=self.number(
+                    c,
+                    "quiet_after_conversation_days",
+                    float,
+                    7,
+                    "compliance.quiet_after_conversation_days",
+                )
+            ),
+            max_attempts_per_phone_per_day=self.number(
+                c,
+                "max_attempts_per_phone_per_day",
+                int,
+                3,
+                "compliance.max_attempts_per_phone_per_day",
+            ),
+            abandoned_redial_gap=timedelta(
+                hours=self.number(
+                    c,
+                    "abandoned_redial_gap_hours",
+                    float,
+                    72,
+                    "compliance.abandoned_redial_gap_hours",
+                )
+            ),
             holidays=holidays,
             no_call_weekdays=frozenset(int(x) for x in c.get("no_call_weekdays", ())),
         )
+
+    def flag(self, values: Mapping[str, Any], key: str, where: str) -> bool:
+        raw = values.get(key, False)
+        if not isinstance(raw, bool):
+            raise self.fail(where, f"must be true or false, got {raw!r}")
+        return raw
 
     def clock_time(self, key: str, value: object) -> time:
         try:

@@ -93,3 +93,17 @@ def test_backup_of_postgres_prints_pg_dump(tmp_path: Path, capsys):
         "pg_dump --format=custom --file=/backups/cb.dump --host=db.example --port=5433 "
         "--username=cb callboard"
     ) in capsys.readouterr().out
+
+
+def test_campaign_create_validates_and_lists(config: Path, tmp_path: Path, capsys):
+    assert run(config, "migrate") == 0
+    sample = Path(__file__).resolve().parents[2] / "deploy" / "campaign.toml"
+    assert run(config, "campaign", "create", str(sample)) == 0
+    assert run(config, "campaign", "create", str(sample)) == 2
+    assert "exists already" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "Bad"\n[compliance]\nmax_attempts_per_debt = "many"\n')
+    assert run(config, "campaign", "create", str(bad)) == 2
+    assert "max_attempts_per_debt" in capsys.readouterr().err
+    assert run(config, "campaign", "list") == 0
+    assert "Early arrears" in capsys.readouterr().out
