@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from crm_core.db import Database
 from crm_core.models import Skill, User, UserSkill
+from routing.agent_state import AgentState
 from routing.errors import UnknownAgent
 from routing.service import AcdService
 
@@ -29,7 +30,16 @@ class RoutingAgentControl:
         self._service.logout(agent_id)
 
     async def ready(self, agent_id: str) -> None:
-        self._service.make_ready(agent_id)
+        """Ready from logged out means "log me in, I take calls": the first thing an operator
+        does at the start of a shift, in one key press."""
+        try:
+            state = self._service.acd.agent(agent_id).state
+        except UnknownAgent:
+            state = AgentState.LOGGED_OUT
+        if state is AgentState.LOGGED_OUT:
+            await self.login(agent_id)
+        else:
+            self._service.make_ready(agent_id)
 
     async def pause(self, agent_id: str, reason: str) -> None:
         self._service.pause(agent_id, reason)

@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run Callboard against your Asterisk")
     demo = commands.add_parser("demo", help="run the whole floor against the simulated PBX")
     demo.add_argument("--call-rate", type=float, default=0.25, help="inbound calls per second")
+    demo.add_argument(
+        "--log-file",
+        type=Path,
+        default=Path("var/demo/callboard.log"),
+        help="the full log; the terminal shows warnings only",
+    )
     return parser
 
 
@@ -290,6 +296,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.call_rate <= 0:
         raise CommandError("--call-rate must be above 0")
+    # the terminal keeps the sign-in lines readable; everything else goes to the log file
+    args.log_file.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.setLevel(logging.WARNING)
+    to_file = logging.FileHandler(args.log_file, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root.addHandler(to_file)
+    print(f"Full log: {args.log_file}")
     asyncio.run(run_demo(settings, call_rate=args.call_rate))
     return 0
 

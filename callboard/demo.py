@@ -30,7 +30,7 @@ from crm_core.clock import SystemClock
 from crm_core.config import Settings
 from crm_core.db import Database
 from crm_core.demo_data import load_demo_data
-from crm_core.models import Contact, Phone, QueueDefinition, Role, Skill, User, UserSkill
+from crm_core.models import Contact, Debt, Phone, QueueDefinition, Role, Skill, User, UserSkill
 from dialer.campaign import CampaignState, DebtFilter
 from dialer.settings import CampaignSettings, Schedule
 from dialer.tables import CampaignRow
@@ -152,7 +152,12 @@ async def _give_skills(db: Database, usernames: list[str]) -> None:
                     )
                 ).scalars()
             )
-            wanted = {"collections": rng.randint(30, 95), "lang_en": 100, "general": 50}
+            senior = not user.username.startswith("sim")  # the people trying the demo
+            wanted = {
+                "collections": 100 if senior else rng.randint(30, 95),
+                "lang_en": 100,
+                "general": 50,
+            }
             if user.language == "ru" or user.username == "operator2":
                 wanted["lang_ru"] = 100
             for name, level in wanted.items():
@@ -181,7 +186,7 @@ async def run_demo(settings: Settings, *, call_rate: float = 0.25) -> None:
                 f"agent{n}",
                 AgentPhone(
                     ring_secs=(2, 4) if n <= 2 else (1, 3),
-                    talk_secs=(40, 90) if n <= 2 else (60, 240),
+                    talk_secs=(40, 90) if n <= 2 else (30, 120),
                     no_answer=0.0 if n <= 2 else 0.03,
                 ),
             )
@@ -197,9 +202,9 @@ async def run_demo(settings: Settings, *, call_rate: float = 0.25) -> None:
         for line in sign_ins:
             print(line)
         print(
-            "\nThe operators' phones are answered by the simulated PBX. Sign in as operator1, "
-            "press Ready,\nand a call with the debtor's card arrives within a minute. "
-            "Ctrl-C stops.\n",
+            "\nThe operators' phones are answered by the simulated PBX. Sign in as operator1 and "
+            "press Ready (Alt+R):\na call with the debtor's card arrives within a minute. The "
+            "supervisor sees the floor and the campaign live. Ctrl-C stops.\n",
             flush=True,
         )
         await asyncio.Event().wait()
@@ -294,6 +299,7 @@ class SimulatedFloor:
     async def _callers(self) -> None:
         async with self.node.db.session() as session:
             numbers = list((await session.execute(select(Phone.e164).limit(400))).scalars())
+            accounts = list((await session.execute(select(Debt.reference).limit(400))).scalars())
         while True:
             await asyncio.sleep(self.rng.expovariate(self.call_rate))
             if self.rng.random() < 0.7 and numbers:
@@ -301,9 +307,14 @@ class SimulatedFloor:
                     number=self.rng.choice(numbers), name="", patience=self.rng.uniform(40, 240)
                 )
             else:  # an unknown number: chooses a language and keys in an account number
+                account = (
+                    self.rng.choice(accounts)
+                    if accounts and self.rng.random() < 0.7
+                    else f"{self.rng.randrange(10**7, 10**8)}"
+                )  # else: a wrong number
                 caller = Caller(
                     number=f"+1212555{self.rng.randrange(10000):04d}",
-                    digits=("", self.rng.choice("12"), f"{self.rng.randrange(10**7, 10**8)}#"),
+                    digits=("", self.rng.choice("12"), f"{account}#"),
                     patience=self.rng.uniform(40, 240),
                 )
             self.sim.place_inbound_call(caller)

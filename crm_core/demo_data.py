@@ -174,7 +174,7 @@ class DemoGenerator:
                 "id": debt_id,
                 "contact_id": contact_id,
                 "creditor": rng.choice(CREDITORS),
-                "reference": f"{rng.randint(10, 99)}-{debt_id:08d}",
+                "reference": f"{rng.randint(10, 99)}{debt_id:08d}",  # keyable on a phone
                 "principal": principal,
                 "balance": balance,
                 "currency": "RUB" if rng.random() < 0.3 else "USD",
