@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,12 +168,13 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-async def serve(
-    settings: Settings, *, ready: Callable[[Node], Awaitable[None]] | None = None
-) -> None:
+async def serve(settings: Settings) -> None:
     """Runs until cancelled (Ctrl-C)."""
     async with AsyncExitStack() as stack:
         node = await start_node(settings, stack)
-        if ready is not None:
-            await ready(node)
+        print(
+            f"Callboard is running: {node.web_url} (AMI {settings.ami.host}:{settings.ami.port},"
+            f" FastAGI on port {settings.agi.port}). Ctrl-C stops.",
+            flush=True,
+        )
         await asyncio.Event().wait()
