@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ami_bridge.errors import AmiError
 from ami_bridge.switch import DialplanTarget, OriginateOutcome, OriginateRequest
 from crm_core.card import Card
+from crm_core.interactions import InteractionLog
 from crm_core.lookup import card_for_contact
 from dialer.attempts import Attempt, AttemptOutcome
 from dialer.events import AttemptPlaced, AttemptResolved
@@ -240,6 +241,16 @@ class CallFlow:
         with self.d.working():
             await self.d.ledger.classified(
                 attempt.attempt_id, outcome, abandoned=abandoned, agent_id=agent_id
+            )
+            # the call's interaction row (written by ami_bridge) learns its campaign, debt and
+            # operator, so the operator finds it among their own calls
+            extra = {"agent_id": int(agent_id)} if agent_id and agent_id.isdigit() else {}
+            await InteractionLog(self.d.db).call_updated(
+                attempt.attempt_id,
+                at=self.d.clock.now(),
+                debt_id=attempt.debt_id,
+                campaign=self.d.campaign.settings.name,
+                **extra,
             )
         live.attempt = replace(attempt, outcome=outcome, abandoned=abandoned, agent_id=agent_id)
         self.d.remember(live.attempt)
