@@ -9,6 +9,7 @@ import secrets
 from aiohttp import web
 from sqlalchemy import select
 
+from agent_desktop.audit_trail import audit_request
 from agent_desktop.i18n import text
 from agent_desktop.keys import DEPS, RENDERER, SESSIONS, THROTTLE
 from agent_desktop.principal import Principal
@@ -116,18 +117,13 @@ def renderer_text(request: web.Request, key: str) -> str:
 async def logout(request: web.Request) -> web.StreamResponse:
     principal = require(request)
     request.app[SESSIONS].end(request[SESSION].sid)
-    deps = request.app[DEPS]
-    async with deps.db.session() as session:
-        audit.record(
-            session,
-            at=deps.clock.now(),
-            user_id=principal.user_id,
-            action="logout",
-            object_type="user",
-            object_id=principal.user_id,
-            remote_addr=request.remote or "",
-        )
-        await session.commit()
+    await audit_request(
+        request,
+        user_id=principal.user_id,
+        action="logout",
+        object_type="user",
+        object_id=principal.user_id,
+    )
     response = web.HTTPFound("/login")
     response.del_cookie(COOKIE, path="/")
     raise response

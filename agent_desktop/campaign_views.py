@@ -24,6 +24,7 @@ from sqlalchemy import and_, case, func, select
 
 from agent_desktop import manual_dial
 from agent_desktop.api_routes import STRING, ApiRoute, json_body
+from agent_desktop.audit_trail import audit_request
 from agent_desktop.board import PANEL
 from agent_desktop.errors import ApiError, not_found, read_json, unavailable
 from agent_desktop.hub import Hub
@@ -35,7 +36,6 @@ from agent_desktop.manual_dial import (
     reason_from,
     supervisor,
 )
-from crm_core import audit
 from crm_core.models import Interaction, PromiseToPay
 from dialer.campaign import CampaignError, CampaignState, CampaignStateError
 from dialer.compliance import Compliance
@@ -346,21 +346,16 @@ def _control(to: CampaignState, verb: str) -> Callable[[web.Request], Awaitable[
             await dialer.move(to, reason)
         except CampaignStateError as exc:
             raise ApiError(409, "campaign.bad_state", str(exc), {"state": before.value}) from exc
-        deps = request.app[DEPS]
-        async with deps.db.session() as session:
-            audit.record(
-                session,
-                at=deps.clock.now(),
-                user_id=principal.user_id,
-                action=f"campaign_{verb}",
-                object_type="campaign",
-                object_id=campaign_id,
-                remote_addr=request.remote or "",
-                reason=reason,
-                before=before.value,
-                after=to.value,
-            )
-            await session.commit()
+        await audit_request(
+            request,
+            user_id=principal.user_id,
+            action=f"campaign_{verb}",
+            object_type="campaign",
+            object_id=campaign_id,
+            reason=reason,
+            before=before.value,
+            after=to.value,
+        )
         return web.json_response(await panel.view(row))
 
     return handler

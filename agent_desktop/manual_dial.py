@@ -24,10 +24,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from agent_desktop.api_routes import STRING, ApiRoute, json_body
+from agent_desktop.audit_trail import audit_request
 from agent_desktop.board import PANEL
 from agent_desktop.errors import ApiError, forbidden, invalid, read_json
 from agent_desktop.hub import Hub
-from agent_desktop.keys import DEPS
 from agent_desktop.principal import Principal
 from agent_desktop.security import require
 from crm_core import audit
@@ -336,21 +336,16 @@ async def approve_dial(request: web.Request) -> web.Response:
         raise invalid("number", "a phone number")
     reason = reason_from(body, "reason")
     approval = request.app[MANUAL_DIAL].approve(agent_id, number, principal, reason)
-    deps = request.app[DEPS]
-    async with deps.db.session() as session:
-        audit.record(
-            session,
-            at=deps.clock.now(),
-            user_id=principal.user_id,
-            action="dial_approval",
-            object_type="phone",
-            object_id=approval.phone,
-            remote_addr=request.remote or "",
-            agent_id=agent_id,
-            reason=reason,
-            expires_at=approval.expires_at.isoformat(),
-        )
-        await session.commit()
+    await audit_request(
+        request,
+        user_id=principal.user_id,
+        action="dial_approval",
+        object_type="phone",
+        object_id=approval.phone,
+        agent_id=agent_id,
+        reason=reason,
+        expires_at=approval.expires_at.isoformat(),
+    )
     return web.json_response(
         {
             "agent_id": agent_id,

@@ -19,13 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_desktop.api_routes import ApiRoute
+from agent_desktop.audit_trail import audit_request
 from agent_desktop.board import PANEL
 from agent_desktop.errors import ApiError, forbidden, invalid, not_found
 from agent_desktop.hub import Hub
 from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER
 from agent_desktop.principal import Principal
 from agent_desktop.security import SESSION, current, require, require_supervisor
-from crm_core import audit
 from crm_core.bus import Bus, Overflow
 from crm_core.models import Interaction, User
 from recordings.access import (
@@ -110,19 +110,14 @@ async def _audit(
     object_id: int | str,
     **detail: Any,
 ) -> None:
-    deps = request.app[DEPS]
-    async with deps.db.session() as session:
-        audit.record(
-            session,
-            at=deps.clock.now(),
-            user_id=principal.user_id,
-            action=action,
-            object_type=kind,
-            object_id=object_id,
-            remote_addr=request.remote or "",
-            **detail,
-        )
-        await session.commit()
+    await audit_request(
+        request,
+        user_id=principal.user_id,
+        action=action,
+        object_type=kind,
+        object_id=object_id,
+        **detail,
+    )
 
 
 def _locate(directory: str, relative: str) -> tuple[Path, int]:

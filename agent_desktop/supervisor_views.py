@@ -5,13 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
+from agent_desktop.audit_trail import audit_request
 from agent_desktop.errors import ApiError, invalid, read_json, unavailable
 from agent_desktop.keys import BOARD, DEPS, RENDERER
 from agent_desktop.ports import agent_id_for
 from agent_desktop.security import SESSION, require_supervisor
 from ami_bridge.errors import AmiError
 from ami_bridge.switch import SpyMode
-from crm_core import audit
 from crm_core.models import User
 from routing.errors import RoutingError
 
@@ -98,15 +98,7 @@ async def agent_command(request: web.Request) -> web.Response:
             raise ApiError(409, f"acd.{exc.code}", str(exc)) from exc
     else:
         raise ApiError(404, "not_found", f"no agent command {command!r}")
-    async with deps.db.session() as session:
-        audit.record(
-            session,
-            at=deps.clock.now(),
-            user_id=principal.user_id,
-            action=command,
-            object_type="agent",
-            object_id=agent_id,
-            remote_addr=request.remote or "",
-        )
-        await session.commit()
+    await audit_request(
+        request, user_id=principal.user_id, action=command, object_type="agent", object_id=agent_id
+    )
     return web.json_response({"ok": True})
