@@ -23,6 +23,7 @@ from ami_bridge.events import (
 )
 from ami_bridge.service import LinkStatusChanged
 from crm_core.bus import Event
+from dialer.events import OperatorActivity
 from routing.agent_state import BUSY_STATES, AgentState
 from routing.events import (
     AgentOffered,
@@ -218,6 +219,23 @@ class LiveBoard:
         message = {"type": "agent", "agent": view.to_dict()}
         return [(agent_topic(ev.agent_id), message), (PANEL, message)]
 
+    def _on_campaign_operator(self, ev: OperatorActivity) -> list[Push]:
+        """Operators on a campaign's nailed-up lines are the dialer's, not the ACD's; the
+        supervisor sees them in the same grid, in the same states."""
+        view = self.agent(ev.agent_id)
+        state = _CAMPAIGN_STATES.get(ev.state)
+        if state is None:
+            return []
+        return self._on_state(
+            AgentStateChanged(
+                agent_id=ev.agent_id,
+                state=state,
+                previous=view.state,
+                at=ev.at,
+                linkedid=ev.attempt_id,
+            )
+        )
+
     def _on_offer(self, ev: AgentOffered) -> list[Push]:
         call = self.calls.get(ev.linkedid) or CallView(ev.linkedid)
         self.calls[ev.linkedid] = call
@@ -372,7 +390,15 @@ def _is_leg_of(channel: str, endpoint: str) -> bool:
     return not endpoint.startswith("Local/") or channel.endswith(";1")
 
 
+_CAMPAIGN_STATES = {
+    "ready": AgentState.READY,
+    "talking": AgentState.ON_CALL,
+    "wrap_up": AgentState.WRAP_UP,
+    "paused": AgentState.PAUSED,
+}
+
 _HANDLERS: dict[type[Event], Any] = {
+    OperatorActivity: LiveBoard._on_campaign_operator,
     AgentStateChanged: LiveBoard._on_state,
     AgentOffered: LiveBoard._on_offer,
     CallQueued: LiveBoard._on_queued,

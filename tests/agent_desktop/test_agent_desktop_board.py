@@ -9,6 +9,7 @@ from agent_desktop.board import PANEL, LiveBoard, agent_topic
 from ami_bridge.events import CallBridged, CallEnded, CallStarted, Direction, EndReason
 from ami_bridge.link import LinkState
 from ami_bridge.service import LinkStatusChanged
+from dialer.events import OperatorActivity
 from routing.agent_state import AgentState
 from routing.events import (
     AgentOffered,
@@ -161,3 +162,20 @@ def test_the_pbx_link_status_reaches_the_panels() -> None:
         )
     ]
     assert board.panel_snapshot()["link"]["state"] == "waiting"
+
+
+def test_campaign_operators_appear_in_the_grid_like_queue_agents() -> None:
+    board = LiveBoard(ZoneInfo("Europe/London"))
+
+    def activity(state: str, at: datetime, attempt: str | None = None) -> OperatorActivity:
+        return OperatorActivity(campaign_id=1, agent_id="9", state=state, attempt_id=attempt, at=at)
+
+    board.apply(activity("ready", T0))
+    pushes = board.apply(activity("talking", T0 + timedelta(seconds=3), "dial-1-abc"))
+    assert pushes[-1] == (PANEL, {"type": "agent", "agent": board.agent("9").to_dict()})
+    assert board.agent("9").state is S.ON_CALL and board.agent("9").linkedid == "dial-1-abc"
+    board.apply(activity("wrap_up", T0 + timedelta(seconds=93), "dial-1-abc"))
+    board.apply(activity("ready", T0 + timedelta(seconds=113)))
+    view = board.agent("9")
+    assert (view.state, view.calls_today, view.handle_s_today) == (S.READY, 1, 110.0)
+    assert board.apply(activity("unheard-of", T0)) == []
