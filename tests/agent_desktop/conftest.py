@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Browser, async_playwright
 
 from agent_desktop.acd_adapter import RoutingAgentControl
 from agent_desktop.app import create_app
@@ -41,6 +42,7 @@ from routing.agent_state import AgentState
 from routing.agents import AgentBook
 from routing.queues import QueueConfig
 from routing.service import AcdService
+from tests.agent_desktop.browser_support import CHROMIUM, CHROMIUM_ARGS
 
 PASSWORD = "correct horse battery"
 _HASH = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once for every test user
@@ -321,3 +323,13 @@ async def _sign_in(client: TestClient, username: str, password: str = PASSWORD) 
     meta = _CSRF_META.search(await desk.text())
     assert meta is not None
     return meta.group(1)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, driven by Playwright (no browser download: the machine has no
+    internet)."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()

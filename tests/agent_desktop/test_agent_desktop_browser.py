@@ -6,13 +6,11 @@ Screenshots go to test-artifacts/ at the repository root for a person to look at
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
 from agent_desktop.app import create_app
@@ -21,33 +19,15 @@ from crm_core.lookup import card_for_contact
 from crm_core.models import PromiseToPay
 from routing.agent_state import AgentState
 from routing.events import AgentOffered, CallQueued, QueueStats
+from tests.agent_desktop import browser_support as support
+from tests.agent_desktop.browser_support import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LINKEDID = "1795444000.0"
 CALLER_CHANNEL = "Local/100@cb-hold-00000000;2"
 AGENT_CHANNEL = "Local/agent1@cb-agents-00000001;1"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        await chromium.close()
 
 
 async def serve(env, deps_for) -> TestServer:
@@ -57,15 +37,7 @@ async def serve(env, deps_for) -> TestServer:
 
 
 async def signed_in_page(browser: Browser, url: str, username: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1440, "height": 900})
-    page = await context.new_page()
-    page.on("dialog", lambda dialog: pytest.fail(f"a dialog opened: {dialog.message}"))
-    await page.goto(url + "login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_load_state("networkidle")
-    return page
+    return await support.signed_in_page(browser, url, username, PASSWORD, width=1440, height=900)
 
 
 async def offer(env, agent_id: str, contact_id: int, linkedid: str = LINKEDID) -> None:

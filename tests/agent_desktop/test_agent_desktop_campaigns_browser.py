@@ -4,15 +4,13 @@ supervisor to approve. The screenshot goes to test-artifacts/campaign-panel.png.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
 from agent_desktop.app import create_app
@@ -24,31 +22,13 @@ from dialer.ledger import AttemptLedger
 from dialer.service import CampaignDialer
 from dialer.settings import CampaignSettings
 from dialer.tables import CampaignRow
+from tests.agent_desktop import browser_support as support
+from tests.agent_desktop.browser_support import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DEBTOR = "+447911123456"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        await chromium.close()
 
 
 async def seed(env: Any) -> None:
@@ -102,15 +82,7 @@ async def seed(env: Any) -> None:
 
 
 async def signed_in_page(browser: Browser, url: str, username: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1600, "height": 1000})
-    page = await context.new_page()
-    page.on("dialog", lambda dialog: pytest.fail(f"a dialog opened: {dialog.message}"))
-    await page.goto(url + "login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_load_state("networkidle")
-    return page
+    return await support.signed_in_page(browser, url, username, PASSWORD, width=1600, height=1000)
 
 
 async def test_the_campaign_panel_starts_pauses_and_shows_refused_dials(

@@ -6,18 +6,18 @@ Screenshots go to test-artifacts/ at the repository root for a person to look at
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from agent_desktop.app import create_app
 from crm_core.lookup import card_for_contact
 from routing.agent_state import AgentState
 from routing.events import AgentOffered
+from tests.agent_desktop import browser_support as support
+from tests.agent_desktop.browser_support import ARTIFACTS
 from tests.agent_desktop.test_agent_desktop_recordings_support import (
     deps_with_recordings,
     recorded_calls,
@@ -25,40 +25,12 @@ from tests.agent_desktop.test_agent_desktop_recordings_support import (
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SAID = "hello i filed for bankruptcy last month so please stop calling me <b>now</b>"
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        await chromium.close()
-
-
 async def signed_in_page(browser: Browser, url: str, username: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = await context.new_page()
-    page.on("dialog", lambda dialog: pytest.fail(f"a dialog opened: {dialog.message}"))
-    await page.goto(url + "login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_load_state("networkidle")
-    return page
+    return await support.signed_in_page(browser, url, username, PASSWORD, width=1440, height=1000)
 
 
 async def offer(env, agent_id: str, contact_id: int, linkedid: str) -> None:
