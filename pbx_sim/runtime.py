@@ -215,7 +215,10 @@ class Runtime:
         elif not ch.originated_app:
             self.world.chan_event("SoftHangupRequest", ch, ("Cause", "16"))
         if ch.peer is not None:
-            self.world.hangup_request(ch.peer, cause)
+            # an AMI Hangup without a cause leaves this half at 0 "Unknown"; a ConfBridge on the
+            # other half then clears normally (16, trace 08) where ChanSpy keeps 0 (trace 10)
+            peer_cause = cause or (16 if ch.peer.application == "ConfBridge" else 0)
+            self.world.hangup_request(ch.peer, peer_cause)
         self.world.finish_hangup(ch, ch.own_cause if ch.own_cause is not None else cause)
 
     def end_channel(self, ch: Channel, cause: int) -> None:
