@@ -256,28 +256,24 @@ class CallTracker(CallRegistry):
     # ---- hold, recording, DTMF, AMD -------------------------------------------------------
 
     def _on_moh_start(self, m: Message, out: Out) -> None:
-        ch = self._channel(m, out)
-        if ch is not None and not ch.on_moh:
-            ch.on_moh = True
-            out.append(self._held(CallHeld, ch, HoldKind.MUSIC_ON_HOLD, m))
+        self._hold_change(m, out, "on_moh", True, HoldKind.MUSIC_ON_HOLD)
 
     def _on_moh_stop(self, m: Message, out: Out) -> None:
-        ch = self._channel(m, out)
-        if ch is not None and ch.on_moh:
-            ch.on_moh = False
-            out.append(self._held(CallResumed, ch, HoldKind.MUSIC_ON_HOLD, m))
+        self._hold_change(m, out, "on_moh", False, HoldKind.MUSIC_ON_HOLD)
 
     def _on_hold(self, m: Message, out: Out) -> None:
-        ch = self._channel(m, out)
-        if ch is not None and not ch.on_hold:
-            ch.on_hold = True
-            out.append(self._held(CallHeld, ch, HoldKind.HOLD, m))
+        self._hold_change(m, out, "on_hold", True, HoldKind.HOLD)
 
     def _on_unhold(self, m: Message, out: Out) -> None:
+        self._hold_change(m, out, "on_hold", False, HoldKind.HOLD)
+
+    def _hold_change(self, m: Message, out: Out, flag: str, held: bool, how: HoldKind) -> None:
+        """Music on hold and Hold are two flags; only a change of either is an event."""
         ch = self._channel(m, out)
-        if ch is not None and ch.on_hold:
-            ch.on_hold = False
-            out.append(self._held(CallResumed, ch, HoldKind.HOLD, m))
+        if ch is None or getattr(ch, flag) == held:
+            return
+        setattr(ch, flag, held)
+        out.append(self._held(CallHeld if held else CallResumed, ch, how, m))
 
     def _held(
         self, kind: type[CallHeld] | type[CallResumed], ch: Channel, how: HoldKind, m: Message

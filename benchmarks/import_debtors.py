@@ -112,8 +112,7 @@ def remove_database(path: Path) -> None:
 async def fresh_db(path: Path) -> Database:
     remove_database(path)
     db = await Database.open(f"sqlite+aiosqlite:///{path}")
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata().create_all)
+    await db.create_schema(metadata())
     return db
 
 

@@ -73,8 +73,7 @@ async def main() -> None:
     remove_database(args.db)
 
     db = await Database.open(f"sqlite+aiosqlite:///{args.db}")
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata().create_all)
+    await db.create_schema(metadata())
     started = time.perf_counter()
     await load_demo_data(
         db, args.contacts, seed=1, now=NOW, history=False, progress=ProgressBar("load")

@@ -17,8 +17,6 @@ from crm_core.config import ConfigError, Settings, load_settings
 from crm_core.db import Database
 from crm_core.importer import ImportFileError, import_debtors, load_mapping, write_error_report
 
-log = logging.getLogger("callboard")
-
 
 class CommandError(Exception):
     """A user-facing failure: printed without a traceback, exit status 2."""

@@ -86,7 +86,7 @@ async def _seed_floor(db: Database) -> None:
             )
         await session.commit()
         existing = set((await session.execute(select(User.username))).scalars())
-        digest = hash_password("sim-operator-not-for-sign-in")
+        digest = await asyncio.to_thread(hash_password, "sim-operator-not-for-sign-in")
         now = SystemClock().now()
         for n in range(1, SIM_OPERATORS + 1):
             name = f"sim{n:02d}"

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -95,10 +95,11 @@ class Database:
         async with self.session() as session:
             return await session.run_sync(work)
 
-    async def create_schema(self) -> None:
-        """Tables straight from the models: for tests. Production databases use migrations."""
+    async def create_schema(self, metadata: MetaData = Base.metadata) -> None:
+        """Tables straight from the models, for tests and benchmarks (pass every package's
+        metadata: callboard.schema.metadata()). Production databases use migrations."""
         async with self.engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+            await connection.run_sync(metadata.create_all)
 
     async def close(self) -> None:
         if self._readers is not None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 from pathlib import Path
 
@@ -18,8 +17,6 @@ from ivr.loader import CenterCalendar
 from ivr.ports import CallbackDesk, CallerDirectory, IvrJournal, QueueHandoff
 from ivr.server import FastAgiServer
 from ivr.session import IvrCallHandler, SafeDefault
-
-log = logging.getLogger(__name__)
 
 
 class IvrService:

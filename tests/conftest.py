@@ -25,15 +25,10 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-async def _create_schema(db: Database) -> None:
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata().create_all)
-
-
 @pytest.fixture
 async def sqlite_db(tmp_path) -> AsyncIterator[Database]:
     db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'callboard.db'}")
-    await _create_schema(db)
+    await db.create_schema(metadata())
     yield db
     await db.close()
 
@@ -70,7 +65,7 @@ async def pg_db(pg_database_url: str) -> AsyncIterator[Database]:
     db = await Database.open(pg_database_url)
     async with db.engine.begin() as connection:
         await connection.run_sync(metadata().drop_all)
-    await _create_schema(db)
+    await db.create_schema(metadata())
     yield db
     await db.close()
 
