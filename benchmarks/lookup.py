@@ -24,6 +24,7 @@ from sqlalchemy import select, text
 # the package, not benchmarks/<name>.py, answers `import routing` and friends
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.figures import percentile
 from callboard.progress import ProgressBar
 from callboard.schema import metadata
 from crm_core.db import Database
@@ -33,11 +34,6 @@ from crm_core.models import Phone
 from crm_core.phones import try_normalise
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def spellings(e164: str, rng: random.Random) -> str:

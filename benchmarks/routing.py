@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.figures import percentile
 from crm_core.clock import ManualClock
 from routing.acd import Acd
 from routing.agent_state import AgentState
@@ -37,11 +38,6 @@ from routing.skills import Requirement
 from routing.waiting import CallStatus, WaitingCall
 
 SKILLS = [f"skill{n:02d}" for n in range(20)]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def make_queues(rng: random.Random, count: int) -> list[QueueConfig]:

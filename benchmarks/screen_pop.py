@@ -44,6 +44,7 @@ from agent_desktop.principal import Principal
 from ami_bridge.link import LinkConfig
 from ami_bridge.service import AmiBridge
 from ami_bridge.switch import DialplanTarget, OriginateRequest
+from benchmarks.figures import percentile
 from callboard.schema import metadata
 from crm_core.bus import InProcessBus
 from crm_core.clock import SystemClock
@@ -58,11 +59,6 @@ from routing.service import AcdService
 
 TARGET_P99_MS = 50.0
 REPO = Path(__file__).resolve().parents[1]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def number_of(i: int) -> str:
