@@ -145,6 +145,36 @@ class SpyMode(enum.Enum):
     BARGE = "qB"
 
 
+AMI_ACTIONS_SENT: frozenset[str] = frozenset(
+    {
+        # the link itself (session.py, link.py): log in, keep alive, log off
+        "Login",
+        "Ping",
+        "Logoff",
+        # the Switch
+        "Originate",
+        "Redirect",
+        "Hangup",
+        "BlindTransfer",
+        "Atxfer",
+        "MixMonitor",
+        "StopMixMonitor",
+        "PlayDTMF",
+        "Setvar",
+        "Getvar",
+        "QueueAdd",
+        "QueueRemove",
+        "QueuePause",
+        # resync after every (re)connect (resync.py)
+        "CoreShowChannels",
+        "Status",
+        "QueueStatus",
+    }
+)
+"""Every AMI action the product sends. The AMI user of deploy/asterisk/manager_callboard.conf
+must be allowed each of them (tests/deploy checks both this set against the source and the
+shipped write classes against Asterisk's table): add a new action here when you send one."""
+
 _DTMF_DIGIT = re.compile(r"[0-9*#A-Da-d]")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([^\s()]*\))?")
 _MIXMON_ID_VAR = "CB_MIXMON_ID"
