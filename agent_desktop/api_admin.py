@@ -11,9 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_desktop.api_routes import BOOLEAN, INTEGER, STRING, ApiRoute, json_body
+from agent_desktop.duty import take_off_duty
 from agent_desktop.errors import ApiError, invalid, not_found, read_json
 from agent_desktop.keys import BOARD, DEPS, SESSIONS, DesktopDeps
-from agent_desktop.security import require_admin, require_supervisor
+from agent_desktop.ports import agent_id_for
+from agent_desktop.security import client_address, require_admin, require_supervisor
 from crm_core import audit
 from crm_core.auth import hash_password
 from crm_core.models import QueueDefinition, Role, Skill, User, UserSkill
@@ -132,8 +134,12 @@ async def update_user(request: web.Request) -> web.Response:
             await _set_skills(session, user, body["skills"])
         _audit(session, request, principal.user_id, "change", "user", user.id, deps)
         await session.commit()
-    # roles, language and activation are read at sign-in: make them take effect now
+        active = user.active
+    # roles, language and activation are read at sign-in: make them take effect now (ending
+    # the sessions closes their websockets too)
     request.app[SESSIONS].end_user(user_id)
+    if not active:
+        await take_off_duty(deps, agent_id_for(user_id))
     return web.json_response({"ok": True})
 
 
@@ -280,7 +286,7 @@ def _audit(
         action=action,
         object_type=kind,
         object_id=oid,
-        remote_addr=request.remote or "",
+        remote_addr=client_address(request),
     )
 
 

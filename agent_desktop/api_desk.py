@@ -17,7 +17,7 @@ from agent_desktop.callbacks import callback_list
 from agent_desktop.errors import ApiError, forbidden, invalid, not_found, read_json
 from agent_desktop.keys import BOARD, DEPS
 from agent_desktop.principal import Principal
-from agent_desktop.security import require
+from agent_desktop.security import client_address, require
 from crm_core.interactions import InteractionLog
 from crm_core.models import Interaction, Task
 from crm_core.tasks import complete_task
@@ -91,7 +91,7 @@ async def create_contact(request: web.Request) -> web.Response:
                 default_region=deps.settings.center.default_region,
                 now=deps.clock.now(),
                 user_id=principal.user_id,
-                remote_addr=request.remote or "",
+                remote_addr=client_address(request),
             )
     except contacts.ContactInputError as exc:
         raise invalid(exc.field, str(exc)) from exc
@@ -127,7 +127,7 @@ async def bind_contact(request: web.Request) -> web.Response:
                 contact_id,
                 now=deps.clock.now(),
                 user_id=principal.user_id,
-                remote_addr=request.remote or "",
+                remote_addr=client_address(request),
                 reason="call",
             )
     except LookupError:
@@ -151,7 +151,7 @@ async def get_card(request: web.Request) -> web.Response:
                 contact_id,
                 now=deps.clock.now(),
                 user_id=principal.user_id,
-                remote_addr=request.remote or "",
+                remote_addr=client_address(request),
                 reason=request.query.get("reason", "desk"),
             )
     except LookupError:

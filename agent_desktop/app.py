@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from agent_desktop import api_admin, api_desk, campaign_views, openapi, recordings_views
+from agent_desktop import (
+    api_admin,
+    api_desk,
+    campaign_views,
+    manual_dial,
+    openapi,
+    recordings_views,
+)
 from agent_desktop.auth_views import login, login_page, logout
 from agent_desktop.board import LiveBoard
 from agent_desktop.call_views import call_action
@@ -21,7 +28,16 @@ from agent_desktop.desk_views import agent_action, desk_page, desk_state, save_w
 from agent_desktop.errors import ApiError, error_middleware
 from agent_desktop.hub import Hub
 from agent_desktop.i18n import Renderer
-from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER, SESSIONS, THROTTLE, DesktopDeps
+from agent_desktop.keys import (
+    BOARD,
+    DEPS,
+    HUB,
+    PROXIES,
+    RENDERER,
+    SESSIONS,
+    THROTTLE,
+    DesktopDeps,
+)
 from agent_desktop.pop_audit import PopAuditor
 from agent_desktop.security import current, headers_middleware, session_middleware
 from agent_desktop.sessions import SessionStore
@@ -31,7 +47,7 @@ from agent_desktop.supervisor_views import (
     supervisor_page,
     wallboard_page,
 )
-from agent_desktop.throttle import LoginThrottle
+from agent_desktop.throttle import LoginThrottle, TrustedProxies
 from agent_desktop.ws import websocket
 
 STATIC = Path(__file__).parent / "static"
@@ -43,6 +59,7 @@ def create_app(deps: DesktopDeps) -> web.Application:
     sessions = SessionStore(secret, deps.clock)
     board = LiveBoard(ZoneInfo(deps.settings.center.timezone))
     hub = Hub(deps.bus, board, deps.clock)
+    sessions.on_end(hub.end_session)  # an ended session's websockets close with it
     app = web.Application(
         middlewares=[
             headers_middleware,
@@ -53,12 +70,19 @@ def create_app(deps: DesktopDeps) -> web.Application:
     )
     app[DEPS] = deps
     app[SESSIONS] = sessions
-    app[THROTTLE] = LoginThrottle(deps.clock)
+    web_settings = deps.settings.web
+    app[THROTTLE] = LoginThrottle(
+        deps.clock,
+        address_failures=web_settings.address_failures,
+        address_delay_s=web_settings.address_delay_s,
+    )
+    app[PROXIES] = TrustedProxies(web_settings.trusted_proxies)
     app[BOARD] = board
     app[HUB] = hub
     app[RENDERER] = Renderer()
     _routes(app)
     campaign_views.setup(app)
+    manual_dial.start_outcomes(app, _background)
     recordings_views.setup(app)
     app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_background(hub.run, "desktop-hub"))

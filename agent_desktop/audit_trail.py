@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_desktop.keys import DEPS
+from agent_desktop.security import client_address
 from crm_core import audit
 
 
@@ -28,7 +29,7 @@ async def audit_request(
             action=action,
             object_type=object_type,
             object_id=object_id,
-            remote_addr=request.remote or "",
+            remote_addr=client_address(request),
             **detail,
         )
         await session.commit()

@@ -395,6 +395,7 @@ _CAMPAIGN_STATES = {
     "talking": AgentState.ON_CALL,
     "wrap_up": AgentState.WRAP_UP,
     "paused": AgentState.PAUSED,
+    "left": AgentState.LOGGED_OUT,  # dialer.operators.OPERATOR_LEFT
 }
 
 _HANDLERS: dict[type[Event], Any] = {

@@ -11,7 +11,7 @@ from agent_desktop.callbacks import callback_list
 from agent_desktop.errors import ApiError, invalid, read_json, unavailable
 from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER
 from agent_desktop.principal import Principal
-from agent_desktop.security import SESSION, current, require
+from agent_desktop.security import SESSION, client_address, current, require
 from crm_core.interactions import InteractionLog
 from crm_core.models import Interaction
 from routing.agent_state import AgentState
@@ -175,7 +175,7 @@ async def save_wrapup(request: web.Request) -> web.Response:
                 queue=call.queue if call is not None else interaction.queue,
                 now=deps.clock.now(),
                 center_tz=deps.settings.center.timezone,
-                remote_addr=request.remote or "",
+                remote_addr=client_address(request),
             )
         except wrapup.WrapUpError as exc:
             raise invalid(exc.field, exc.message) from exc

@@ -6,6 +6,11 @@ is closed rather than allowed to grow without bound; the browser reconnects and 
 
 An operator may have several tabs open; only one (the active tab) handles calls, the others are
 read-only until the user takes over in one of them or the active one goes away.
+
+Every connection belongs to the session that opened it. When a session ends (sign-out, a user
+changed or deactivated by an admin, expiry) its connections are unsubscribed at once, so not one
+more message reaches them, and closed with `SIGNED_OUT` (4401), which the page answers by going
+to the sign-in page instead of reconnecting.
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ log = logging.getLogger(__name__)
 
 SEND_QUEUE = 2000  # messages a browser may lag behind before we drop it
 SAMPLE_EVERY_S = 15.0
+SIGNED_OUT = 4401  # close code: the session ended; the page goes to /login (static/common.js)
+TOO_MANY = 4429  # close code: the session has its limit of open sockets already
+SHUTTING_DOWN = 1001  # WSCloseCode.GOING_AWAY: the browser reconnects to the next run
+
+Closer = Callable[[int, str], Awaitable[object]]
 
 
 class TopicDenied(Exception):
@@ -49,10 +59,13 @@ class Connection:
     topics: frozenset[str] = frozenset()
     outbox: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE))
     overflowed: bool = False
-    close: Callable[[], Awaitable[object]] | None = None  # set by the websocket handler
+    ended: bool = False  # its session ended: nothing more is sent, even what is queued
+    session_id: str = ""  # the session that opened it: ending the session closes it
+    close: Closer | None = None  # (code, reason), set by the websocket handler
+    closing: asyncio.Future[object] | None = None  # the close end_session started
 
     def push(self, text: str) -> None:
-        if self.overflowed:
+        if self.overflowed or self.ended:
             return
         try:
             self.outbox.put_nowait(text)
@@ -63,24 +76,36 @@ class Connection:
 class Hub:
     def __init__(self, bus: Bus, board: LiveBoard, clock: Clock) -> None:
         self._bus = bus
+        self.bus = bus  # for those who publish beside the hub (manual-dial outcomes)
         self._board = board
         self._clock = clock
         self._by_topic: dict[str, set[Connection]] = {}
         self._desks: dict[str, list[Connection]] = {}  # agent id -> desk tabs, active first
         self._tab_ids = itertools.count(1)
+        self._by_session: dict[str, set[Connection]] = {}
+        self._closing: set[asyncio.Task[object]] = set()
         self.delivered = 0
 
     # -- connections -------------------------------------------------------------------------
 
     def connect(
-        self, principal: Principal, *, handles_calls: bool, topics: Iterable[str] | None = None
+        self,
+        principal: Principal,
+        *,
+        handles_calls: bool,
+        topics: Iterable[str] | None = None,
+        session_id: str = "",
     ) -> Connection:
         allowed = allowed_topics(principal)
         wanted = frozenset(topics) if topics is not None else allowed
         denied = wanted - allowed
         if denied:
             raise TopicDenied(sorted(denied)[0])
-        conn = Connection(principal, f"t{next(self._tab_ids)}", handles_calls, wanted)
+        conn = Connection(
+            principal, f"t{next(self._tab_ids)}", handles_calls, wanted, session_id=session_id
+        )
+        if session_id:
+            self._by_session.setdefault(session_id, set()).add(conn)
         for topic in wanted:
             self._by_topic.setdefault(topic, set()).add(conn)
         if handles_calls:
@@ -90,6 +115,12 @@ class Hub:
         return conn
 
     def disconnect(self, conn: Connection) -> None:
+        """Unsubscribes the connection (idempotent: the handler calls it again on its way out)."""
+        owned = self._by_session.get(conn.session_id)
+        if owned is not None:
+            owned.discard(conn)
+            if not owned:
+                del self._by_session[conn.session_id]
         for topic in conn.topics:
             subscribers = self._by_topic.get(topic)
             if subscribers is not None:
@@ -127,11 +158,34 @@ class Hub:
     def connections(self) -> int:
         return sum(len(s) for s in self._by_topic.values())
 
+    def session_connections(self, session_id: str) -> int:
+        return len(self._by_session.get(session_id, ()))
+
+    def end_session(self, session_id: str) -> int:
+        """The session ended: its sockets hear nothing more from now, and are closed with
+        SIGNED_OUT in the background. Returns how many were open."""
+        conns = list(self._by_session.pop(session_id, ()))
+        for conn in conns:
+            self.disconnect(conn)
+            conn.ended = True
+            if conn.close is not None:
+                task = asyncio.ensure_future(conn.close(SIGNED_OUT, "signed out"))
+                conn.closing = task  # the handler waits for it before it returns
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        if conns:
+            log.info("closed %d websocket(s) of an ended session", len(conns))
+        return len(conns)
+
     async def close_all(self) -> None:
         """At shutdown: tell every browser we are going away (they reconnect to the next run)."""
         everyone = {conn for subscribers in self._by_topic.values() for conn in subscribers}
-        closers = [conn.close() for conn in everyone if conn.close is not None]
-        await asyncio.gather(*closers, return_exceptions=True)
+        closers = [
+            conn.close(SHUTTING_DOWN, "server shutting down")
+            for conn in everyone
+            if conn.close is not None
+        ]
+        await asyncio.gather(*closers, *self._closing, return_exceptions=True)
 
     def _announce_tabs(self, agent_id: str) -> None:
         tabs = self._desks.get(agent_id, [])

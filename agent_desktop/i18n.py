@@ -116,6 +116,11 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "take_over": ("Handle calls here", "Работать в этой вкладке"),
     "reconnecting": ("Connection lost, reconnecting…", "Связь потеряна, переподключение…"),
+    "signed_out": ("You were signed out.", "Вы вышли из системы."),
+    "too_many_tabs": (
+        "Too many tabs open: close one, this tab will reconnect.",
+        "Открыто слишком много вкладок: закройте одну, эта переподключится.",
+    ),
     "queues": ("Queues", "Очереди"),
     "agents": ("Agents", "Операторы"),
     "campaigns": ("Campaigns", "Кампании"),
@@ -143,6 +148,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "cmp_running": ("Running", "Идёт"),
     "cmp_stopped": ("Stopped", "Остановлена"),
     "cmp_finished": ("Finished", "Завершена"),
+    "cmp_not_dialled": (
+        "Not dialled (failed at the PBX, not counted)",
+        "Не набрано (сбой АТС, не считается)",
+    ),
+    "cmp_pbx_failures": ("PBX failures in a row", "Сбоев АТС подряд"),
     "waiting": ("Waiting", "Ждут"),
     "longest": ("Longest", "Дольше всех"),
     "sl_today": ("SL today", "SL сегодня"),

@@ -12,7 +12,7 @@ from agent_desktop.hub import Hub
 from agent_desktop.i18n import Renderer
 from agent_desktop.ports import AgentControl
 from agent_desktop.sessions import SessionStore
-from agent_desktop.throttle import LoginThrottle
+from agent_desktop.throttle import LoginThrottle, TrustedProxies
 from ami_bridge.switch import Switch
 from crm_core.bus import Bus
 from crm_core.clock import Clock, SystemClock
@@ -43,6 +43,7 @@ class DesktopDeps:
 DEPS = web.AppKey("deps", DesktopDeps)
 SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
+PROXIES = web.AppKey("proxies", TrustedProxies)
 BOARD = web.AppKey("board", LiveBoard)
 HUB = web.AppKey("hub", Hub)
 RENDERER = web.AppKey("renderer", Renderer)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from agent_desktop.errors import ApiError, forbidden, not_signed_in
+from agent_desktop.keys import PROXIES
 from agent_desktop.principal import Principal
 from agent_desktop.sessions import COOKIE, Session, SessionStore
 
@@ -119,6 +120,12 @@ def require_admin(request: web.Request) -> Principal:
     if not principal.is_admin:
         raise forbidden("administer users, skills and queues")
     return principal
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address for audit and throttling: the peer's, or the one a trusted proxy
+    (`[web] trusted_proxies`) reports in X-Forwarded-For."""
+    return request.app[PROXIES].client(request.remote or "", request.headers.get("X-Forwarded-For"))
 
 
 def same_origin(request: web.Request) -> bool:

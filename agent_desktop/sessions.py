@@ -3,6 +3,9 @@
 The cookie carries only `<id>.<hmac>`: the signature lets us refuse forged ids before any lookup,
 and the data (user, CSRF token) stays on the server, so signing out really ends the session.
 Sessions live in this process; a scale-out deployment pins users to a node (or swaps this store).
+
+Whoever holds something for a session (the websocket hub: its open sockets) subscribes with
+`on_end`, and hears of every way a session ends: sign-out, `end_user`, expiry.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent_desktop.principal import Principal
@@ -37,6 +41,16 @@ class SessionStore:
         self._secret = secret
         self._clock = clock
         self._sessions: dict[str, Session] = {}
+        self._listeners: list[Callable[[str], object]] = []
+
+    def on_end(self, listener: Callable[[str], object]) -> None:
+        """`listener(sid)` is called whenever a session ends, however it ends."""
+        self._listeners.append(listener)
+
+    def _ended(self, sids: list[str]) -> None:
+        for sid in sids:
+            for listener in self._listeners:
+                listener(sid)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -72,22 +86,33 @@ class SessionStore:
         now = self._clock.monotonic()
         if now - session.last_seen > IDLE_TIMEOUT_S or now - session.created > MAX_AGE_S:
             del self._sessions[sid]
+            self._ended([sid])
             return None
         session.last_seen = now
         return session
 
     def end(self, sid: str) -> None:
-        self._sessions.pop(sid, None)
+        if self._sessions.pop(sid, None) is not None:
+            self._ended([sid])
+
+    def user_sessions(self, user_id: int) -> int:
+        return sum(1 for s in self._sessions.values() if s.principal.user_id == user_id)
 
     def end_user(self, user_id: int) -> int:
         """Ends every session of a user (deactivated, forced out); returns how many."""
         ended = [sid for sid, s in self._sessions.items() if s.principal.user_id == user_id]
         for sid in ended:
             del self._sessions[sid]
+        self._ended(ended)
         return len(ended)
 
     def purge(self) -> None:
         now = self._clock.monotonic()
-        for sid, s in list(self._sessions.items()):
-            if now - s.last_seen > IDLE_TIMEOUT_S or now - s.created > MAX_AGE_S:
-                del self._sessions[sid]
+        expired = [
+            sid
+            for sid, s in self._sessions.items()
+            if now - s.last_seen > IDLE_TIMEOUT_S or now - s.created > MAX_AGE_S
+        ]
+        for sid in expired:
+            del self._sessions[sid]
+        self._ended(expired)

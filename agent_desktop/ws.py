@@ -4,6 +4,10 @@ The browser opens `/ws?page=desk` (a desk tab, which takes part in the active-ta
 `/ws?page=panel` (supervisor panels and the wallboard). After connecting it fetches its state
 over HTTP and then applies pushed messages; after a reconnect it does the same, so nothing
 depends on messages missed while offline.
+
+A session may hold at most `[web] max_sockets_per_session` sockets (5 by default): one more is
+accepted and closed at once with 4429, and the page retries slowly. Ending the session closes
+its sockets with 4401 (see hub.py).
 """
 
 from __future__ import annotations
@@ -12,19 +16,19 @@ import asyncio
 import contextlib
 import json
 import logging
-from functools import partial
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from agent_desktop.board import PANEL, agent_topic
 from agent_desktop.errors import ApiError, forbidden
-from agent_desktop.hub import Connection, TopicDenied
-from agent_desktop.keys import HUB
-from agent_desktop.security import require, same_origin
+from agent_desktop.hub import TOO_MANY, Connection, TopicDenied
+from agent_desktop.keys import DEPS, HUB
+from agent_desktop.security import SESSION, require, same_origin
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 20.0
+CLOSE_WAIT_S = 5.0
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -39,13 +43,29 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     else:
         raise ApiError(400, "ws.bad_page", "page must be desk or panel")
     hub = request.app[HUB]
+    sid = request[SESSION].sid
+    limit = request.app[DEPS].settings.web.max_sockets_per_session
+    if hub.session_connections(sid) >= limit:
+        log.warning("user %s: websocket refused, %d already open", principal.username, limit)
+        refused = web.WebSocketResponse()
+        await refused.prepare(request)
+        await refused.close(code=TOO_MANY, message=b"too many open tabs")
+        return refused
     try:
-        conn = hub.connect(principal, handles_calls=handles_calls, topics=topics)
+        conn = hub.connect(principal, handles_calls=handles_calls, topics=topics, session_id=sid)
     except TopicDenied as exc:
         raise forbidden(f"listen to {exc.topic}") from exc
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=64 * 1024)
-    await ws.prepare(request)
-    conn.close = partial(ws.close, code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        hub.disconnect(conn)
+        raise
+
+    async def close(code: int, reason: str) -> object:
+        return await ws.close(code=code, message=reason.encode())
+
+    conn.close = close
     writer = asyncio.create_task(_write(ws, conn), name=f"ws-writer-{conn.tab_id}")
     try:
         await ws.send_str(json.dumps({"type": "hello", "tab_id": conn.tab_id}))
@@ -60,6 +80,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 hub.claim(conn)
     finally:
         hub.disconnect(conn)
+        if conn.closing is not None:  # the session ended: let the close frame go out first
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(conn.closing), CLOSE_WAIT_S)
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
@@ -70,6 +93,8 @@ async def _write(ws: web.WebSocketResponse, conn: Connection) -> None:
     try:
         while not ws.closed:
             text = await conn.outbox.get()
+            if conn.ended:
+                return  # the session ended: end_session closes the socket
             if conn.overflowed:
                 log.warning("closing slow websocket of user %s", conn.principal.username)
                 await ws.close(code=4008, message=b"too slow; resync")

@@ -6,6 +6,7 @@ Everything is validated at start-up; an error names the file (or variable), sect
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import typing
@@ -63,6 +64,15 @@ class WebSettings:
     port: int = 8080
     secret_key: str = ""  # signs session cookies; generated per run when empty
     cookie_secure: bool = False
+    # open websockets (tabs) one signed-in session may hold at once
+    max_sockets_per_session: int = 5
+    # addresses (or networks, e.g. "10.0.0.0/8") of reverse proxies whose X-Forwarded-For is
+    # believed; from anyone else the header is ignored and the peer address is the client
+    trusted_proxies: list[str] = field(default_factory=list)
+    # sign-in failures from one client address within 30 minutes before each further attempt
+    # from it waits `address_delay_s` (a correct password still passes after the delay)
+    address_failures: int = 50
+    address_delay_s: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -235,5 +245,16 @@ def _validate(settings: Settings, source: str) -> None:
         )
     if not 0 < settings.dialer.abandon_limit_pct <= 100:
         raise ConfigError(f"{source}: [dialer] abandon_limit_pct: must be in (0, 100]")
+    if settings.web.max_sockets_per_session < 1:
+        raise ConfigError(f"{source}: [web] max_sockets_per_session: must be at least 1")
+    for i, proxy in enumerate(settings.web.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{source}: [web] trusted_proxies[{i}]: not an address or network: {proxy!r}"
+            ) from exc
+    if settings.web.address_failures < 1 or settings.web.address_delay_s < 0:
+        raise ConfigError(f"{source}: [web] address_failures >= 1 and address_delay_s >= 0")
     if settings.recordings.workers < 1:
         raise ConfigError(f"{source}: [recordings] workers: must be at least 1")

@@ -34,6 +34,9 @@ _ACTIVITY = {
 }
 
 
+OPERATOR_LEFT = "left"  # OperatorActivity.state when an operator is taken off a campaign
+
+
 class OperatorError(ValueError):
     pass
 

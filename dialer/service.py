@@ -38,7 +38,7 @@ from dialer.events import (
 )
 from dialer.leads import load_do_not_call, load_leads
 from dialer.ledger import AttemptLedger
-from dialer.operators import OperatorError, OperatorRoster, OperatorState
+from dialer.operators import OPERATOR_LEFT, OperatorError, OperatorRoster, OperatorState
 from dialer.pacing import CallStage, DialMode, LiveCall, Pacer, PacingSnapshot
 from dialer.selection import select
 from dialer.tables import CampaignRow
@@ -120,6 +120,26 @@ class CampaignDialer:
     def pause_operator(self, agent_id: str) -> None:
         self.roster.move(agent_id, OperatorState.PAUSED, self.clock.monotonic())
         self.operator_event(agent_id, OperatorState.PAUSED, None)
+
+    def remove_operator(self, agent_id: str) -> bool:
+        """The operator may no longer take this campaign's calls (signed out for good, user
+        deactivated): off the roster at once, so the pacer counts them no more and no debtor
+        is moved into their conference. Returns whether they were on the campaign."""
+        on_campaign = any(op.agent_id == agent_id for op in self.roster)
+        self.roster.leave(agent_id)
+        for line in [line for line, agent in self._lines.items() if agent == agent_id]:
+            del self._lines[line]
+        if on_campaign:
+            self.bus.publish(
+                OperatorActivity(
+                    campaign_id=self.campaign.id,
+                    agent_id=agent_id,
+                    state=OPERATOR_LEFT,
+                    attempt_id=None,
+                    at=self.clock.now(),
+                )
+            )
+        return on_campaign
 
     async def conversation(self, attempt_id: str) -> None:
         """The operator's disposition: a right-party conversation about the debt took place."""

@@ -95,7 +95,19 @@ const CB = (() => {
       };
       socket.onclose = (event) => {
         if (indicator) indicator.hidden = false;
-        if (event.code === 4401 || event.code === 1008) { location.href = "/login"; return; }
+        /* 4401: the session ended (signed out here or elsewhere, or by an administrator). */
+        if (event.code === 4401 || event.code === 1008) {
+          if (indicator) indicator.textContent = t("signed_out");
+          location.href = "/login?signed_out=1";
+          return;
+        }
+        /* 4429: this session has its limit of sockets open; retry slowly. */
+        if (event.code === 4429) {
+          if (indicator) indicator.textContent = t("too_many_tabs");
+          attempt = Math.max(attempt, 6);
+        } else if (indicator) {
+          indicator.textContent = t("reconnecting");
+        }
         const delay = Math.min(30000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
         attempt += 1;
         setTimeout(open, delay);
