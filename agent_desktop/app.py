@@ -83,6 +83,7 @@ def create_app(deps: DesktopDeps) -> web.Application:
     _routes(app)
     campaign_views.setup(app)
     manual_dial.start_outcomes(app, _background)
+    manual_dial.start_outcomes(app, _background)
     recordings_views.setup(app)
     app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_background(hub.run, "desktop-hub"))

@@ -59,8 +59,8 @@ async def call_action(request: web.Request) -> web.Response:
     switch = _switch(request)
     try:
         if action == "dial":
-            await manual_dial.guard(request, principal, body)
-            return await _dial(switch, principal, body)
+            planned = await manual_dial.guard(request, principal, body)
+            return await _dial(request, switch, principal, body, planned)
         call = _my_call(request, principal)
         if action == "hangup":
             await switch.hangup(_channel(call.caller_channel, "caller"))
@@ -101,20 +101,52 @@ async def call_action(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "action": action})
 
 
-async def _dial(switch: Switch, principal: Principal, body: dict[str, object]) -> web.Response:
-    """Click-to-call: ring the operator's phone, then dial the number from it."""
+async def _dial(
+    request: web.Request,
+    switch: Switch,
+    principal: Principal,
+    body: dict[str, object],
+    planned: manual_dial.PlannedDial | None,
+) -> web.Response:
+    """Click-to-call: ring the operator's phone, then dial the checked number from it. The
+    Originate carries the call's id (ChannelId, so the Linkedid) and the attempts' outcome is
+    recorded from its response and from the call's end."""
     number = body.get("number")
     if not isinstance(number, str):
         raise invalid("number", "a phone number")
     if not principal.endpoint:
         raise ApiError(409, "desk.no_endpoint", "your user has no phone endpoint configured")
-    dial_string = switch.number_endpoint(number.replace(" ", ""))
-    result = await switch.originate(
-        OriginateRequest(
-            endpoint=principal.endpoint,
-            target=ApplicationTarget("Dial", dial_string),
-            caller_id=number,
-            ring_timeout=30.0,
+    if planned is None:  # the guard lets nothing else through
+        raise invalid("number", "a phone number")
+    guard = request.app[manual_dial.MANUAL_DIAL]
+    decision = planned.decision
+    dial_string = switch.number_endpoint(planned.dial)
+    variables = {"CB_ATTEMPT": decision.call_id} if decision is not None else {}
+    if decision is not None:
+        await guard.dials.record_call(decision, principal.user_id, request.app[DEPS].clock.now())
+        if guard.outcomes is not None:
+            guard.outcomes.watch(decision.call_id)
+    try:
+        result = await switch.originate(
+            OriginateRequest(
+                endpoint=principal.endpoint,
+                target=ApplicationTarget("Dial", dial_string),
+                caller_id=planned.dial,
+                ring_timeout=30.0,
+                variables=variables,
+                channel_id=decision.call_id if decision is not None else None,
+            )
         )
+    except AmiError:
+        if decision is not None:
+            await guard.dials.originated(decision, None)
+        raise
+    if decision is not None:
+        await guard.dials.originated(decision, result)
+    return web.json_response(
+        {
+            "ok": result.answered,
+            "outcome": result.outcome.value,
+            "call_id": decision.call_id if decision is not None else None,
+        }
     )
-    return web.json_response({"ok": result.answered, "outcome": result.outcome.value})

@@ -7,66 +7,54 @@ rule and the reason, and the supervisors' panel, where a supervisor may approve 
 a reason; supervisors dialling themselves may override with a reason. Every refusal, approval and
 override is in the audit log, and every manual dial is written to the attempt ledger (under the
 "manual-dial" campaign row, since the ledger needs a campaign), so the rules count it.
+
+The rules themselves (what may be dialled, check-and-record under one lock, outcomes) live in
+dialer/manual.py; this module is the desk's edge: approvals, the supervisors' list, the audit.
+Every manual dial is audited ("manual_dial", allowed or refused); a number that is neither an
+internal extension ([center] internal_extensions) nor a valid number is refused
+("dial.invalid_number"), never dialled unchecked.
 """
 
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from agent_desktop.api_routes import STRING, ApiRoute, json_body
 from agent_desktop.audit_trail import audit_request
 from agent_desktop.board import PANEL
 from agent_desktop.errors import ApiError, forbidden, invalid, read_json
 from agent_desktop.hub import Hub
+from agent_desktop.keys import DEPS
 from agent_desktop.principal import Principal
 from agent_desktop.security import require
 from crm_core import audit
 from crm_core.clock import Clock
 from crm_core.config import Settings
 from crm_core.db import Database
-from crm_core.models import Contact, ContactPhone, Debt, DebtStatus, Phone
-from crm_core.phones import try_normalise
-from dialer.attempts import Attempt
-from dialer.compliance import Compliance, CompliancePolicy, DialTarget, Rule
-from dialer.leads import load_do_not_call
-from dialer.ledger import AttemptLedger
-from dialer.tables import CampaignRow
+from dialer.compliance import CompliancePolicy, Rule
+from dialer.manual import MANUAL_CAMPAIGN as MANUAL_CAMPAIGN
+from dialer.manual import (
+    Decision,
+    Denial,
+    ManualDials,
+    ManualOutcomes,
+    NotDialable,
+    Override,
+    classify,
+    compile_extensions,
+    new_call_id,
+)
 
-MANUAL_CAMPAIGN = "manual-dial"  # the ledger row every manual attempt is filed under
 APPROVAL_TTL = timedelta(minutes=15)
 NEVER_OVERRIDDEN = frozenset({Rule.DO_NOT_CALL})  # the global list: nobody dials it, full stop
-CLOSED_DEBTS = (DebtStatus.PAID.value, DebtStatus.CLOSED.value)
 MAX_REASON = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Denial:
-    """One rule refusing the dial (for one debt of the number, or for the number itself)."""
-
-    debt_id: int | None
-    phone: str
-    rule: Rule
-    reason: str
-    not_before: datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "debt_id": self.debt_id,
-            "phone": self.phone,
-            "rule": self.rule.value,
-            "reason": self.reason,
-            "not_before": self.not_before.isoformat() if self.not_before else None,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +66,14 @@ class Approval:
     approver_id: int
     reason: str
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDial:
+    """What click-to-call dials once the guard let it through."""
+
+    dial: str  # the extension as typed, or the checked number in E.164
+    decision: Decision | None  # None: an internal extension (no debtor, no ledger)
 
 
 def policy_from(settings: Settings) -> CompliancePolicy:
@@ -106,96 +102,20 @@ class ManualDialGuard:
         self._hub = hub
         self._clock = clock
         self._region = settings.center.default_region
-        self._policy = policy_from(settings)
-        self._ledger = AttemptLedger(db)
+        self._extensions = compile_extensions(settings.center.internal_extensions)
+        self.dials = ManualDials(db, policy_from(settings), clock)
+        self.outcomes: ManualOutcomes | None = None  # started with the app (app.py)
         self._approvals: dict[tuple[str, str], Approval] = {}
         self._ids = itertools.count(1)
-        self._campaign_id: int | None = None
         self.denials: deque[dict[str, Any]] = deque(maxlen=50)  # recent, for the panel
-
-    # -- the rules -----------------------------------------------------------------------------
-
-    async def evaluate(self, e164: str, now: datetime) -> tuple[list[DialTarget], list[Denial]]:
-        """The number's open debts as dial targets, and every refusal the rules give now."""
-        targets = await self._targets(e164)
-        dnc = await load_do_not_call(self._db, await self.campaign_id())
-        compliance = Compliance(self._policy, dnc)
-        if not targets:  # not a debtor's number (a creditor, a colleague): only the global list
-            if e164 in dnc.global_numbers:
-                reason = f"{e164} is on do-not-call"
-                return [], [Denial(None, e164, Rule.DO_NOT_CALL, reason, None)]
-            return [], []
-        p = self._policy
-        lookback = max(p.attempts_window, p.quiet_after_conversation, p.abandoned_redial_gap)
-        history = await self._ledger.history(
-            since=now - lookback - timedelta(days=1),
-            debt_ids=[t.debt_id for t in targets],
-            phones=[e164],
-        )
-        denials = []
-        for target in targets:
-            verdict = compliance.check(target, history, now)
-            if not verdict.allowed and verdict.rule is not None:
-                denials.append(
-                    Denial(target.debt_id, e164, verdict.rule, verdict.reason, verdict.not_before)
-                )
-        return targets, denials
-
-    async def _targets(self, e164: str) -> list[DialTarget]:
-        query = (
-            select(Debt.id, Debt.status, Contact.timezone, Phone.do_not_call)
-            .join(Contact, Contact.id == Debt.contact_id)
-            .join(ContactPhone, ContactPhone.contact_id == Contact.id)
-            .join(Phone, Phone.id == ContactPhone.phone_id)
-            .where(Phone.e164 == e164, Debt.status.not_in(CLOSED_DEBTS))
-            .order_by(Debt.id)
-        )
-        async with self._db.session() as session:
-            rows = (await session.execute(query)).all()
-        return [
-            DialTarget(
-                debt_id=debt_id,
-                phone=e164,
-                address_zone=zone,
-                debt_disputed=str(status) == DebtStatus.DISPUTED.value,
-                phone_do_not_call=flagged,
-            )
-            for debt_id, status, zone, flagged in rows
-        ]
-
-    async def campaign_id(self) -> int:
-        """The manual-dial campaign row (created once; it never dials by itself)."""
-        if self._campaign_id is not None:
-            return self._campaign_id
-        now = self._clock.now()
-        insert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(CampaignRow)
-            .values(
-                name=MANUAL_CAMPAIGN,
-                state="stopped",
-                state_reason="manual dials from the desk",
-                settings={"name": MANUAL_CAMPAIGN, "dial_mode": "preview"},
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
-        )
-        async with self._db.session() as session:
-            await session.execute(statement)
-            await session.commit()
-            found = await session.scalar(
-                select(CampaignRow.id).where(CampaignRow.name == MANUAL_CAMPAIGN)
-            )
-        if found is None:  # the insert was refused for another reason than the name
-            raise RuntimeError(f"could not create the {MANUAL_CAMPAIGN!r} campaign row")
-        self._campaign_id = found
-        return found
 
     # -- approvals -----------------------------------------------------------------------------
 
     def approve(self, agent_id: str, raw_number: str, approver: Principal, reason: str) -> Approval:
-        e164 = try_normalise(raw_number.replace(" ", ""), self._region)
+        try:
+            e164 = classify(raw_number, self._region, ()).e164
+        except NotDialable as exc:
+            raise invalid("number", str(exc)) from exc
         if e164 is None:
             raise invalid("number", "a phone number")
         approval = Approval(
@@ -216,68 +136,61 @@ class ManualDialGuard:
 
     # -- the hook in click-to-call -------------------------------------------------------------
 
-    async def guard(self, request: web.Request, principal: Principal, body: dict[str, Any]) -> None:
+    async def guard(
+        self, request: web.Request, principal: Principal, body: dict[str, Any]
+    ) -> PlannedDial | None:
         """Raises `dial.denied` unless every rule allows the dial or a reasoned override does;
-        then files the attempt in the ledger (before the Originate, like the dialer)."""
+        the check and the attempts in the ledger are one transaction (before the Originate,
+        like the dialer). None: the dial handler refuses the request itself."""
         number = body.get("number")
         if not isinstance(number, str) or not principal.endpoint:
-            return  # the dial handler refuses these (bad field, no phone) without dialling
-        e164 = try_normalise(number.replace(" ", ""), self._region)
-        if e164 is None:
-            return  # an extension or a service number: no debtor behind it
+            return None  # the dial handler refuses these (bad field, no phone) without dialling
         now = self._clock.now()
-        targets, denials = await self.evaluate(e164, now)
-        if denials:
-            await self._refused_or_overridden(request, principal, body, e164, denials, now)
-        campaign_id = await self.campaign_id()
-        batch = uuid.uuid4().hex[:16]
-        for target in targets:
-            await self._ledger.started(
-                Attempt(
-                    attempt_id=f"manual-{batch}-{target.debt_id}",
-                    campaign_id=campaign_id,
-                    debt_id=target.debt_id,
-                    phone=e164,
-                    started_at=now,
-                )
-            )
-
-    async def _refused_or_overridden(
-        self,
-        request: web.Request,
-        principal: Principal,
-        body: dict[str, Any],
-        e164: str,
-        denials: list[Denial],
-        now: datetime,
-    ) -> None:
-        overridable = not any(d.rule in NEVER_OVERRIDDEN for d in denials)
-        details = [d.to_dict() for d in denials]
-        override: dict[str, Any] | None = None
+        try:
+            target = classify(number, self._region, self._extensions)
+        except NotDialable as exc:
+            await self._audit(request, principal, number, now, allowed=False, reason=str(exc))
+            raise ApiError(
+                422, "dial.invalid_number", str(exc), {"field": "number", "number": number}
+            ) from exc
+        if target.e164 is None:
+            await self._audit(request, principal, number, now, allowed=True, kind=target.kind)
+            return PlannedDial(target.dial, None)
+        e164 = target.e164
+        override_reason: str | None = None
         if "override_reason" in body:
             if not principal.is_supervisor:
                 raise forbidden("override the dialing rules; ask a supervisor to approve the dial")
-            override = {"reason": reason_from(body, "override_reason"), "approver_id": None}
-        elif overridable:
+            override_reason = reason_from(body, "override_reason")
+
+        def override_for(denials: list[Denial]) -> Override | None:
+            if any(d.rule in NEVER_OVERRIDDEN for d in denials):
+                return None
+            if override_reason is not None:
+                return Override(override_reason, None)
             approval = self._take_approval(principal.agent_id, e164, now)
-            if approval is not None:
-                override = {"reason": approval.reason, "approver_id": approval.approver_id}
-        async with self._db.session() as session:
-            audit.record(
-                session,
-                at=now,
-                user_id=principal.user_id,
-                action="dial_override" if override and overridable else "dial_denied",
-                object_type="phone",
-                object_id=e164,
-                remote_addr=request.remote or "",
-                denials=details,
-                **({"override": override} if override else {}),
-            )
-            await session.commit()
-        if override is not None and overridable:
-            return
-        first = denials[0]
+            return Override(approval.reason, approval.approver_id) if approval else None
+
+        decision = await self.dials.check_and_record(
+            e164, now, call_id=new_call_id(), agent_id=principal.agent_id, override_for=override_for
+        )
+        details = [d.to_dict() for d in decision.denials]
+        await self._audit(
+            request,
+            principal,
+            number,
+            now,
+            allowed=decision.allowed,
+            e164=e164,
+            call_id=decision.call_id,
+            attempts=[a.attempt_id for a in decision.attempts],
+            denials=details,
+            **({"override": decision.override.to_dict()} if decision.override else {}),
+        )
+        if decision.allowed:
+            return PlannedDial(e164, decision)
+        overridable = not any(d.rule in NEVER_OVERRIDDEN for d in decision.denials)
+        first = decision.denials[0]
         when = f"; allowed from {first.not_before:%Y-%m-%d %H:%M} UTC" if first.not_before else ""
         if overridable:
             self._publish_denial(principal, e164, details, now)
@@ -287,6 +200,36 @@ class ManualDialGuard:
             f"not allowed now ({first.rule.value}): {first.reason}{when}",
             {"denials": details, "overridable": overridable},
         )
+
+    async def _audit(
+        self,
+        request: web.Request,
+        principal: Principal,
+        number: str,
+        now: datetime,
+        *,
+        allowed: bool,
+        **detail: Any,
+    ) -> None:
+        """Every manual dial, allowed or refused, on the audit log (an override or a denial by
+        the rules keeps its own action name, as before)."""
+        action = "manual_dial"
+        if detail.get("denials"):
+            action = "dial_override" if allowed else "dial_denied"
+        async with self._db.session() as session:
+            audit.record(
+                session,
+                at=now,
+                user_id=principal.user_id,
+                action=action,
+                object_type="phone",
+                object_id=str(detail.get("e164") or number)[:64],
+                remote_addr=request.remote or "",
+                number=number,
+                allowed=allowed,
+                **detail,
+            )
+            await session.commit()
 
     def _publish_denial(
         self, principal: Principal, e164: str, details: list[dict[str, Any]], now: datetime
@@ -307,9 +250,23 @@ class ManualDialGuard:
 MANUAL_DIAL = web.AppKey("manual_dial", ManualDialGuard)
 
 
-async def guard(request: web.Request, principal: Principal, body: dict[str, Any]) -> None:
+def start_outcomes(
+    app: web.Application,
+    background: Callable[
+        [Callable[[], Awaitable[None]], str], Callable[[web.Application], AsyncIterator[None]]
+    ],
+) -> None:
+    """The watcher that gives manual attempts their outcome, owned by the app."""
+    guard = app[MANUAL_DIAL]
+    guard.outcomes = ManualOutcomes(guard.dials, app[DEPS].bus)
+    app.cleanup_ctx.append(background(guard.outcomes.run, "desktop-manual-dial-outcomes"))
+
+
+async def guard(
+    request: web.Request, principal: Principal, body: dict[str, Any]
+) -> PlannedDial | None:
     """The one call click-to-call makes before it originates."""
-    await request.app[MANUAL_DIAL].guard(request, principal, body)
+    return await request.app[MANUAL_DIAL].guard(request, principal, body)
 
 
 def supervisor(request: web.Request, what: str) -> Principal:

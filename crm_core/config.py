@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -18,6 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CALLBOARD_"
+# Numbers no internal-extension pattern may match: a "+", an international prefix, or more
+# digits than an extension plan has.
+_NOT_EXTENSIONS = ("+13104413956", "+1", "00", "011", "0013104413956", "123456789")
 
 
 class ConfigError(ValueError):
@@ -35,6 +39,10 @@ class CenterSettings:
     timezone: str = "Europe/London"
     default_region: str = "GB"  # for numbers written without a country code
     holidays: list[date] = field(default_factory=list)
+    # What an operator may dial from the desk without the compliance check: numbers matching
+    # one of these regular expressions (whole string) that are not a valid phone number of
+    # default_region. Anything else must be a valid number, and is checked.
+    internal_extensions: list[str] = field(default_factory=lambda: ["[1-9][0-9]{2,3}"])
 
 
 @dataclass(frozen=True)
@@ -228,6 +236,19 @@ def _validate(settings: Settings, source: str) -> None:
         raise ConfigError(
             f"{source}: [center] default_region: expected ISO country code, got {region!r}"
         )
+    for i, pattern in enumerate(settings.center.internal_extensions):
+        where = f"{source}: [center] internal_extensions[{i}]"
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{where}: not a regular expression: {exc}") from exc
+        if compiled.fullmatch(""):
+            raise ConfigError(f"{where}: {pattern!r} matches an empty number")
+        if any(compiled.fullmatch(probe) for probe in _NOT_EXTENSIONS):
+            raise ConfigError(
+                f"{where}: {pattern!r} matches international or long numbers; an extension is"
+                " a short internal number (at most 8 digits)"
+            )
     if "{number}" not in settings.ami.number_endpoint:
         raise ConfigError(f"{source}: [ami] number_endpoint: must contain {{number}}")
     for section, key in (("ami", "port"), ("agi", "port"), ("web", "port")):

@@ -46,6 +46,10 @@ class Attempt:
     abandoned: bool = False  # a person answered and no operator took the call within 2 s
     right_party_contact: bool = False  # the operator talked with the debtor about this debt
     agent_id: str | None = None
+    call_id: str | None = None  # the call's Linkedid (a campaign attempt: its own id)
+    # a conversation on a call the debtor made (or any call that was not our dial): on record
+    # for the quiet week after a conversation, but not a dial attempt for the caps
+    inbound: bool = False
 
     @property
     def settled_at(self) -> datetime:
@@ -76,12 +80,16 @@ class AttemptHistory:
     def debt_starts_since(self, debt_id: int, since: datetime, until: datetime) -> list[datetime]:
         """Start times of attempts on a debt in the half-open window (since, until]."""
         return [
-            a.started_at for a in self._by_debt.get(debt_id, ()) if since < a.started_at <= until
+            a.started_at
+            for a in self._by_debt.get(debt_id, ())
+            if since < a.started_at <= until and not a.inbound
         ]
 
     def phone_starts_since(self, phone: str, since: datetime, until: datetime) -> list[datetime]:
         return [
-            a.started_at for a in self._by_phone.get(phone, ()) if since < a.started_at <= until
+            a.started_at
+            for a in self._by_phone.get(phone, ())
+            if since < a.started_at <= until and not a.inbound
         ]
 
     def last_conversation(self, debt_id: int, until: datetime) -> datetime | None:

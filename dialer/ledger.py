@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.db import Database
 from dialer.attempts import Attempt, AttemptHistory, AttemptOutcome
@@ -50,6 +51,8 @@ def to_attempt(row: DialAttemptRow) -> Attempt:
         abandoned=row.abandoned,
         right_party_contact=row.right_party_contact,
         agent_id=row.agent_id,
+        call_id=row.call_id,
+        inbound=bool(row.inbound),
     )
 
 
@@ -59,20 +62,38 @@ class AttemptLedger:
 
     async def started(self, attempt: Attempt) -> None:
         """Record a dial as it is placed (before the Originate is sent)."""
+        async with self._db.session() as session:
+            await self.start_in(session, attempt)
+            await session.commit()
+
+    async def start_in(self, session: AsyncSession, attempt: Attempt) -> None:
+        """`started` inside the caller's transaction (a check-and-record under one lock)."""
         values = {
             "attempt_id": attempt.attempt_id,
             "campaign_id": attempt.campaign_id,
             "debt_id": attempt.debt_id,
             "phone": attempt.phone,
             "started_at": attempt.started_at,
+            "ended_at": attempt.ended_at,
             "abandoned": False,
-            "right_party_contact": False,
+            "right_party_contact": attempt.right_party_contact,
+            "call_id": attempt.call_id or attempt.attempt_id,
+            "inbound": attempt.inbound,
+            "agent_id": attempt.agent_id,
         }
         insert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
         statement = insert(DialAttemptRow).values(**values).on_conflict_do_nothing()
+        await session.execute(statement)
+
+    async def for_call(self, call_id: str) -> list[Attempt]:
+        """The attempts placed as one call (by its Linkedid), oldest first."""
+        query = (
+            select(DialAttemptRow)
+            .where(or_(DialAttemptRow.call_id == call_id, DialAttemptRow.attempt_id == call_id))
+            .order_by(DialAttemptRow.attempt_id)
+        )
         async with self._db.session() as session:
-            await session.execute(statement)
-            await session.commit()
+            return [to_attempt(r) for r in (await session.scalars(query)).all()]
 
     async def answered(self, attempt_id: str, at: datetime) -> None:
         await self._set_once(attempt_id, "answered_at", at)
@@ -130,14 +151,25 @@ class AttemptLedger:
         self, *, since: datetime, debt_ids: Iterable[int] = (), phones: Iterable[str] = ()
     ) -> AttemptHistory:
         """Attempts started after `since` on any of the debts or numbers (all, when both empty)."""
+        async with self._db.session() as session:
+            return await self.history_in(session, since=since, debt_ids=debt_ids, phones=phones)
+
+    async def history_in(
+        self,
+        session: AsyncSession,
+        *,
+        since: datetime,
+        debt_ids: Iterable[int] = (),
+        phones: Iterable[str] = (),
+    ) -> AttemptHistory:
+        """`history` inside the caller's transaction."""
         debts, numbers = list(debt_ids), list(phones)
         query = select(DialAttemptRow).where(DialAttemptRow.started_at > since)
         if debts or numbers:
             query = query.where(
                 or_(DialAttemptRow.debt_id.in_(debts), DialAttemptRow.phone.in_(numbers))
             )
-        async with self._db.session() as session:
-            rows = (await session.scalars(query)).all()
+        rows = (await session.scalars(query)).all()
         return AttemptHistory(to_attempt(r) for r in rows)
 
     async def campaign_attempts(self, campaign_id: int, since: datetime) -> list[Attempt]:

@@ -46,9 +46,14 @@ class DialAttemptRow(Base):
     right_party_contact: Mapped[bool] = mapped_column(default=False)
     agent_id: Mapped[str | None] = mapped_column(String(64))
     hangup_cause: Mapped[int | None]
+    # the call's Linkedid: a manual dial's attempts (one per debt of the number) share one call
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    # a conversation on a call the debtor made: counts for the quiet week, not for the caps
+    inbound: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (
         Index("ix_dialer_attempts_debt_started", "debt_id", "started_at"),
+        Index("ix_dialer_attempts_call", "call_id"),
         Index("ix_dialer_attempts_phone_started", "phone", "started_at"),
         Index("ix_dialer_attempts_campaign_started", "campaign_id", "started_at"),
     )
