@@ -14,6 +14,7 @@ from agent_desktop.principal import Principal
 from agent_desktop.security import SESSION, client_address, current, require
 from crm_core.interactions import InteractionLog
 from crm_core.models import Interaction
+from dialer.conversations import record_disposition
 from routing.agent_state import AgentState
 from routing.errors import RoutingError
 
@@ -179,4 +180,15 @@ async def save_wrapup(request: web.Request) -> web.Response:
             )
         except wrapup.WrapUpError as exc:
             raise invalid(exc.field, exc.message) from exc
+    await record_disposition(
+        deps.db,
+        linkedid=wrap.linkedid,
+        right_party=wrap.code.right_party,
+        contact_id=interaction.contact_id,
+        debt_id=interaction.debt_id,
+        phone=interaction.caller_number or "",
+        started_at=interaction.started_at,
+        ended_at=interaction.ended_at,
+        now=deps.clock.now(),
+    )
     return web.json_response(result)
