@@ -56,7 +56,7 @@ def _set_general_option(text: str, key: str, value: str) -> str:
     nxt = re.search(r"^\[", text[start.end() :], re.MULTILINE)
     end = start.end() + (nxt.start() if nxt else len(text) - start.end())
     general = text[start.end() : end]
-    pattern = re.compile(rf"^;?\s*{re.escape(key)}\s*=.*$", re.MULTILINE)
+    pattern = re.compile(rf"^;?[ \t]*{re.escape(key)}[ \t]*=.*$", re.MULTILINE)
     if pattern.search(general):
         general = pattern.sub(f"{key} = {value}", general, count=1)
     else:
@@ -379,6 +379,12 @@ class HarnessAmi:
         )
         assert reply.get("Response") == "Success", reply
         return uid
+
+    async def set_global(self, name: str, value: str) -> None:
+        """A dialplan global (Setvar without Channel): the kit's knobs such as AGENT_TALK_SECS
+        are read as globals when the channel has none."""
+        reply = await self.action("Setvar", Variable=name, Value=value)
+        assert reply.get("Response") == "Success", reply
 
     async def hangup_all(self, deadline_s: float = 20) -> None:
         """Leave the PBX without any channel, for the next test."""

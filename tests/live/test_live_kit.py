@@ -18,4 +18,5 @@ def test_the_kit_loads_as_the_readme_checks_it(asterisk: LivePbx):
     assert "Running" in asterisk.rx("module show like amd")
     assert "default" in asterisk.rx("moh show classes")
     settings = asterisk.rx("manager show settings")
-    assert any("Timestamp events" in x and "Yes" in x for x in settings.splitlines()), settings
+    for setting in ("Manager (AMI)", "Timestamp events"):
+        assert any(setting in x and "Yes" in x for x in settings.splitlines()), settings
