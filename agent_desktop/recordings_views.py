@@ -24,6 +24,7 @@ from agent_desktop.board import PANEL
 from agent_desktop.errors import ApiError, forbidden, invalid, not_found
 from agent_desktop.hub import Hub
 from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER
+from agent_desktop.ports import agent_id_for
 from agent_desktop.principal import Principal
 from agent_desktop.security import SESSION, current, require, require_supervisor
 from crm_core.bus import Bus, Overflow
@@ -51,24 +52,28 @@ RECENT_FLAGS = 100  # transcripts looked at for the supervisor's keyword list
 
 async def _listener(session: AsyncSession, principal: Principal) -> Listener:
     active = await session.scalar(select(User.active).where(User.id == principal.user_id))
-    return Listener(principal.user_id, principal.username, principal.role.value, bool(active))
+    return Listener(principal.user_id, principal.agent_id, principal.role.value, bool(active))
 
 
 async def _facts(
     session: AsyncSession, recordings: Iterable[Recording]
 ) -> dict[int, RecordingFacts]:
-    """The facts `may_hear` needs, for many recordings in one query for their operators' teams."""
+    """The facts `may_hear` needs, for many recordings in one query for their operators' teams.
+    A recording names its operator by agent id (what routing and the dialer report on connect);
+    agent ids are user ids (agent_desktop.ports.agent_id_for)."""
     rows = list(recordings)
-    agents = {row.agent for row in rows if row.agent}
-    teams: dict[str, int | None] = {}
-    if agents:
+    user_ids = {int(row.agent) for row in rows if row.agent.isdigit()}
+    users: dict[str, tuple[str, int | None]] = {}
+    if user_ids:
         result = await session.execute(
-            select(User.username, User.team_id).where(User.username.in_(agents))
+            select(User.id, User.username, User.team_id).where(User.id.in_(user_ids))
         )
-        teams = {username: team for username, team in result}
-    return {
-        row.id: RecordingFacts(row.agent, teams.get(row.agent), str(row.status)) for row in rows
-    }
+        users = {agent_id_for(uid): (name, team) for uid, name, team in result}
+    facts = {}
+    for row in rows:
+        name, team = users.get(row.agent, ("", None))
+        facts[row.id] = RecordingFacts(row.agent, team, str(row.status), name)
+    return facts
 
 
 def _refusal(listener: Listener, facts: RecordingFacts, reason: str) -> ApiError:
@@ -219,14 +224,16 @@ async def recording_transcript(request: web.Request) -> web.Response:
 # -- lists: a contact's calls, search, the supervisor's alerts --------------------------------
 
 
-def _item(recording: Recording, flags: list[str], playable: bool) -> dict[str, Any]:
+def _item(
+    recording: Recording, flags: list[str], playable: bool, facts: RecordingFacts | None = None
+) -> dict[str, Any]:
     return {
         "recording_id": recording.id,
         "linkedid": recording.linkedid,
         "status": str(recording.status),
         "started_at": recording.started_at.isoformat(),
         "duration_s": recording.duration_s,
-        "agent": recording.agent,
+        "agent": (facts.agent_name if facts else "") or recording.agent,
         "queue": recording.queue,
         "campaign": recording.campaign,
         "flags": flags,
@@ -271,7 +278,7 @@ async def contact_recordings(request: web.Request) -> web.Response:
         listener = await _listener(session, principal)
         facts = await _facts(session, [row[0] for row in rows])
     items = [
-        _item(rec, list(flags or []), may_hear(listener, facts[rec.id]).allowed)
+        _item(rec, list(flags or []), may_hear(listener, facts[rec.id]).allowed, facts[rec.id])
         for rec, flags in rows
     ]
     seen = {flag: None for item in items for flag in item["flags"]}
@@ -310,7 +317,7 @@ async def search_recordings(request: web.Request) -> web.Response:
     await _audit(request, principal, "search", "transcripts", "", q=query[:200], hits=len(audible))
     items = [
         {
-            **_item(by_id[hit.recording_id], list(hit.flags), True),
+            **_item(by_id[hit.recording_id], list(hit.flags), True, facts[hit.recording_id]),
             "fragments": [{"text": text, "hit": is_hit} for text, is_hit in hit.fragments],
             "start": hit.start,
         }
@@ -353,7 +360,7 @@ async def recording_alerts(request: web.Request) -> web.Response:
         for recording in retry
     ]
     flagged = [
-        _item(recording, list(flags), True)
+        _item(recording, list(flags), True, facts[recording.id])
         for recording, flags in recent
         if flags and may_hear(listener, facts[recording.id]).allowed
     ]

@@ -19,16 +19,19 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 @dataclass(frozen=True, slots=True)
 class Listener:
     user_id: int
-    username: str
+    agent_id: str  # the listener's id as the ACD and the dialer know them (agent_id_for)
     role: str  # "operator" | "supervisor" | "admin" (crm_core.models.Role values)
     active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class RecordingFacts:
-    agent: str  # username of the operator who took the call ("" if none)
+    # the agent id of the operator who took the call, as written on connect from routing's
+    # CallConnected / the dialer's AttemptResolved ("" if none); never a user name
+    agent: str
     agent_supervisor_id: int | None  # the operator's team lead (User.team_id)
     status: str  # recordings.tables.RecordingStatus value
+    agent_name: str = ""  # for display only; never compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,7 @@ def may_hear(listener: Listener, recording: RecordingFacts) -> Decision:
         return Decision(False, f"recording is {recording.status}")
     if listener.role == "admin":
         return Decision(True, "administrator")
-    if recording.agent and recording.agent == listener.username:
+    if recording.agent and recording.agent == listener.agent_id:
         return Decision(True, "own call")
     if listener.role == "supervisor" and recording.agent_supervisor_id == listener.user_id:
         return Decision(True, "call of the supervisor's team")

@@ -50,7 +50,8 @@ class Recording(Base):
     stereo: Mapped[bool] = mapped_column(default=False)
     queue: Mapped[str] = mapped_column(String(64), default="")
     campaign: Mapped[str] = mapped_column(String(64), default="")
-    agent: Mapped[str] = mapped_column(String(64), default="")  # the operator's username
+    # the operator's agent id (routing / dialer), as written when the call connected
+    agent: Mapped[str] = mapped_column(String(64), default="")
     mixmonitor_id: Mapped[str] = mapped_column(String(64), default="")
     parts: Mapped[list[str]] = mapped_column(JSON, default=list)
     pauses: Mapped[list[list[float]]] = mapped_column(JSON, default=list)

@@ -71,7 +71,7 @@ class RecordedCalls:
         with_file: bool = True,
         campaign: str = "collect-q4",
     ) -> Recording:
-        """A call taken by `agent`: interaction, recording row (as MixMonitor started it), the
+        """A call taken by `agent` (user `agent_id`): interaction, recording row (as MixMonitor started it), the
         file, then the index's own CallEnded check and, if `said`, the stored transcript."""
         log = InteractionLog(self.db)
         await log.call_started(linkedid, started_at=started_at, contact_id=contact_id)
@@ -87,7 +87,7 @@ class RecordedCalls:
                 channel="Local/100@cb-hold-00000000;2",
                 queue="collections",
                 campaign=campaign,
-                agent=agent,
+                agent=str(agent_id),  # what the node writes: the ACD's agent id
                 parts=[relative],
                 pauses=[],
                 started_at=started_at,

@@ -16,12 +16,12 @@ from recordings.access import (
     stream,
 )
 
-OPERATOR = Listener(user_id=7, username="op7", role="operator")
-OTHER_OPERATOR = Listener(user_id=8, username="op8", role="operator")
-SUPERVISOR = Listener(user_id=2, username="sup2", role="supervisor")
-OTHER_SUPERVISOR = Listener(user_id=3, username="sup3", role="supervisor")
-ADMIN = Listener(user_id=1, username="admin", role="admin")
-CALL_OF_OP7 = RecordingFacts(agent="op7", agent_supervisor_id=2, status="stored")
+OPERATOR = Listener(user_id=7, agent_id="7", role="operator")
+OTHER_OPERATOR = Listener(user_id=8, agent_id="8", role="operator")
+SUPERVISOR = Listener(user_id=2, agent_id="2", role="supervisor")
+OTHER_SUPERVISOR = Listener(user_id=3, agent_id="3", role="supervisor")
+ADMIN = Listener(user_id=1, agent_id="1", role="admin")
+CALL_OF_OP7 = RecordingFacts(agent="7", agent_supervisor_id=2, status="stored")
 
 
 @pytest.mark.parametrize(
@@ -32,9 +32,9 @@ CALL_OF_OP7 = RecordingFacts(agent="op7", agent_supervisor_id=2, status="stored"
         (SUPERVISOR, CALL_OF_OP7, True, "call of the supervisor's team"),
         (OTHER_SUPERVISOR, CALL_OF_OP7, False, "not the listener's call or team"),
         (ADMIN, CALL_OF_OP7, True, "administrator"),
-        (ADMIN, RecordingFacts("op7", 2, "purged"), False, "recording is purged"),
-        (OPERATOR, RecordingFacts("op7", 2, "missing"), False, "recording is missing"),
-        (Listener(7, "op7", "operator", active=False), CALL_OF_OP7, False, "account disabled"),
+        (ADMIN, RecordingFacts("7", 2, "purged"), False, "recording is purged"),
+        (OPERATOR, RecordingFacts("7", 2, "missing"), False, "recording is missing"),
+        (Listener(7, "7", "operator", active=False), CALL_OF_OP7, False, "account disabled"),
         (OPERATOR, RecordingFacts("", None, "stored"), False, "not the listener's call or team"),
     ],
 )

@@ -24,15 +24,15 @@ async def open_desk(client: TestClient, page: str = "desk") -> ClientWebSocketRe
     return ws
 
 
-async def receive(ws: ClientWebSocketResponse, timeout: float = 3.0) -> WSMessage:
-    async with asyncio.timeout(timeout):
+async def receive(ws: ClientWebSocketResponse, within_s: float = 3.0) -> WSMessage:
+    async with asyncio.timeout(within_s):
         return await ws.receive()
 
 
-async def next_data(ws: ClientWebSocketResponse, timeout: float = 3.0) -> dict[str, Any] | None:
+async def next_data(ws: ClientWebSocketResponse, within_s: float = 3.0) -> dict[str, Any] | None:
     """The next JSON message, or None when the socket closes (or stays silent) first."""
     try:
-        message = await receive(ws, timeout)
+        message = await receive(ws, within_s)
     except TimeoutError:
         return None
     if message.type is not WSMsgType.TEXT:
@@ -40,11 +40,11 @@ async def next_data(ws: ClientWebSocketResponse, timeout: float = 3.0) -> dict[s
     return json.loads(message.data)
 
 
-async def closed_with(ws: ClientWebSocketResponse, timeout: float = 3.0) -> list[Any]:
+async def closed_with(ws: ClientWebSocketResponse, within_s: float = 3.0) -> list[Any]:
     """Every data message until the socket closes, then the close frame's code (what the
     browser's `onclose` sees as `event.code`); fails on silence."""
     seen: list[Any] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within_s):
         while True:
             message = await ws.receive()
             if message.type is WSMsgType.TEXT:
