@@ -18,9 +18,10 @@ from agent_desktop.errors import ApiError, forbidden, invalid, not_found, read_j
 from agent_desktop.keys import BOARD, DEPS
 from agent_desktop.principal import Principal
 from agent_desktop.security import client_address, require
+from crm_core import audit
 from crm_core.interactions import InteractionLog
 from crm_core.models import Interaction, Task
-from crm_core.tasks import complete_task
+from crm_core.tasks import complete_task, task_scope
 
 
 def _int(request: web.Request, name: str) -> int:
@@ -216,10 +217,16 @@ async def list_interactions(request: web.Request) -> web.Response:
 
 
 async def list_tasks(request: web.Request) -> web.Response:
+    """Your tasks, and the unassigned tasks of the queues you serve (`queue`, repeatable);
+    a queue you do not serve is refused. Supervisors: also their team's; admins: all."""
     principal = require(request)
     deps = request.app[DEPS]
     queues = [q for q in request.query.getall("queue", []) if q]
     async with deps.db.session() as session:
+        scope = await task_scope(session, principal.user_id)
+        foreign = [q for q in queues if not (scope.everything or q in scope.queues)]
+        if foreign:
+            raise forbidden(f"see the tasks of queue {foreign[0]!r}, which you do not serve")
         items = await callback_list(
             session, user_id=principal.user_id, queues=queues, now=deps.clock.now()
         )
@@ -227,6 +234,7 @@ async def list_tasks(request: web.Request) -> web.Response:
 
 
 async def finish_task(request: web.Request) -> web.Response:
+    """Closes one of your tasks or one of your queues' (audited)."""
     principal = require(request)
     deps = request.app[DEPS]
     task_id = _int(request, "task_id")
@@ -234,10 +242,24 @@ async def finish_task(request: web.Request) -> web.Response:
         task = await session.get(Task, task_id)
         if task is None:
             raise not_found(f"task {task_id}")
-        mine_or_queue = task.owner_agent_id in (None, principal.user_id)
-        if not (mine_or_queue or principal.is_supervisor):
-            raise ApiError(403, "auth.forbidden", "not your task")
+        scope = await task_scope(session, principal.user_id)
+        # the queue of the call on the desk counts too: its tasks are shown beside it
+        on_desk = request.app[BOARD].agent(principal.agent_id).queue
+        desk_queue = bool(on_desk) and task.owner_agent_id is None and task.owner_queue == on_desk
+        if not (scope.allows(task) or desk_queue):
+            raise ApiError(403, "auth.forbidden", "not your task, nor one of your queues'")
         await complete_task(session, task_id, at=deps.clock.now())
+        audit.record(
+            session,
+            at=deps.clock.now(),
+            user_id=principal.user_id,
+            action="complete",
+            object_type="task",
+            object_id=task_id,
+            remote_addr=client_address(request),
+            owner_agent_id=task.owner_agent_id,
+            owner_queue=task.owner_queue,
+        )
         await session.commit()
     return web.json_response({"ok": True})
 
@@ -290,13 +312,13 @@ ROUTES = (
         list_tasks,
         "Your callbacks and tasks due within a week",
         "operator",
-        query=(("queue", "also this queue's unassigned tasks (repeatable)"),),
+        query=(("queue", "also this queue's unassigned tasks, if you serve it (repeatable)"),),
     ),
     ApiRoute(
         "POST",
         "/api/tasks/{task_id}/done",
         finish_task,
-        "Mark a task done",
+        "Mark one of your (or your queues') tasks done (audited)",
         "operator",
         body=json_body(),
     ),
