@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -220,10 +220,20 @@ async def live_node(
     tmp_path: Path,
     operators: dict[str, str] | None = None,
     configure: Callable[[Settings], Settings] = lambda s: s,
+    extra: Callable[[Any, Seeded], Awaitable[None]] | None = None,
 ) -> AsyncIterator[LiveNode]:
-    """A seeded database and the whole node, linked to the session's Asterisk."""
+    """A seeded database and the whole node, linked to the session's Asterisk. `extra` adds
+    rows of the test's own (it gets an open session; it commits)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'cb.db'}"
     seeded = await seed(url, operators or {"olga": "Local/agent1@cb-agents"})
+    if extra is not None:
+        db = await Database.open(url)
+        try:
+            async with db.session() as session:
+                await extra(session, seeded)
+                await session.commit()
+        finally:
+            await db.close()
     settings = configure(live_settings(pbx, url, tmp_path))
     async with AsyncExitStack() as stack:
         node = await start_node(settings, stack)
