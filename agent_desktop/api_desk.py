@@ -14,7 +14,7 @@ from sqlalchemy import select
 from agent_desktop import contacts
 from agent_desktop.api_routes import STRING, ApiRoute, json_body
 from agent_desktop.callbacks import callback_list
-from agent_desktop.errors import ApiError, forbidden, invalid, not_found, read_json
+from agent_desktop.errors import ApiError, forbidden, invalid, not_found, plain_text, read_json
 from agent_desktop.keys import BOARD, DEPS
 from agent_desktop.principal import Principal
 from agent_desktop.security import client_address, require
@@ -22,6 +22,8 @@ from crm_core import audit
 from crm_core.interactions import InteractionLog
 from crm_core.models import Interaction, Task
 from crm_core.tasks import complete_task, task_scope
+
+SEARCH_MAX = 100  # characters of a contact search
 
 
 def _int(request: web.Request, name: str) -> int:
@@ -32,17 +34,35 @@ def _int(request: web.Request, name: str) -> int:
 
 
 async def _may_open(request: web.Request, principal: Principal, contact_id: int) -> bool:
-    if principal.is_supervisor:
-        return True
-    if request.app[BOARD].may_open(principal.agent_id, contact_id):
-        return True
+    return await _open_reason(request, principal, contact_id) is not None
+
+
+async def _open_reason(
+    request: web.Request, principal: Principal, contact_id: int
+) -> dict[str, str] | None:
+    """Why this user may open this card, from the server's own records (None: they may not):
+    the call on their desk, an offer (screen pop), a search or a contact they created, one of
+    their own past calls, or their supervisor role. Never from the client."""
+    board = request.app[BOARD]
+    call = board.current_call(principal.agent_id)
+    if call is not None and call.contact_id == contact_id:
+        return {"reason": "call", "linkedid": call.linkedid}
+    granted = board.grant_reason(principal.agent_id, contact_id)
+    if granted is not None:
+        return granted
     async with request.app[DEPS].db.session() as session:  # their own past calls
         row = await session.execute(
-            select(Interaction.id)
+            select(Interaction.linkedid)
             .where(Interaction.contact_id == contact_id, Interaction.agent_id == principal.user_id)
+            .order_by(Interaction.started_at.desc())
             .limit(1)
         )
-        return row.first() is not None
+        own = row.first()
+    if own is not None:
+        return {"reason": "own_call", "linkedid": own[0]}
+    if principal.is_supervisor:
+        return {"reason": "supervisor"}
+    return None
 
 
 async def me(request: web.Request) -> web.Response:
@@ -62,12 +82,12 @@ async def me(request: web.Request) -> web.Response:
 async def search_contacts(request: web.Request) -> web.Response:
     principal = require(request)
     deps = request.app[DEPS]
-    query = request.query.get("q", "")
+    query = plain_text(request.query.get("q", ""), "q", SEARCH_MAX)
     async with deps.db.session() as session:
         hits = await contacts.search(session, query, deps.settings.center.default_region)
     board = request.app[BOARD]
     for hit in hits:
-        board.grant(principal.agent_id, hit.contact_id)
+        board.grant(principal.agent_id, hit.contact_id, "search")
     return web.json_response({"items": [h.to_dict() for h in hits]})
 
 
@@ -96,7 +116,7 @@ async def create_contact(request: web.Request) -> web.Response:
             )
     except contacts.ContactInputError as exc:
         raise invalid(exc.field, str(exc)) from exc
-    board.grant(principal.agent_id, contact_id)
+    board.grant(principal.agent_id, contact_id, "created")
     if linkedid is not None:
         call = board.calls[str(linkedid)]
         call.contact_id = contact_id
@@ -142,7 +162,8 @@ async def bind_contact(request: web.Request) -> web.Response:
 async def get_card(request: web.Request) -> web.Response:
     principal = require(request)
     contact_id = _int(request, "contact_id")
-    if not await _may_open(request, principal, contact_id):
+    why = await _open_reason(request, principal, contact_id)
+    if why is None:
         raise ApiError(403, "auth.forbidden", "this card was neither offered to you nor searched")
     deps = request.app[DEPS]
     try:
@@ -153,7 +174,7 @@ async def get_card(request: web.Request) -> web.Response:
                 now=deps.clock.now(),
                 user_id=principal.user_id,
                 remote_addr=client_address(request),
-                reason=request.query.get("reason", "desk"),
+                **why,  # the audit reason is the server's, never the client's
             )
     except LookupError:
         raise not_found(f"contact {contact_id}") from None

@@ -133,7 +133,8 @@ class LiveBoard:
         self.agents: dict[str, AgentView] = {}
         self.queues: dict[str, QueueView] = {}
         self.calls: dict[str, CallView] = {}
-        self._grants: dict[str, set[int]] = {}  # agent id -> contact ids they may open
+        # agent id -> contact id they may open -> why (the audit reason of a card view)
+        self._grants: dict[str, dict[int, dict[str, str]]] = {}
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_POINTS)
         self.link: dict[str, str] | None = None  # the AMI link to the PBX, as last reported
 
@@ -152,11 +153,16 @@ class LiveBoard:
         return self.calls.get(view.linkedid)
 
     def may_open(self, agent_id: str, contact_id: int) -> bool:
-        return contact_id in self._grants.get(agent_id, ())
+        return contact_id in self._grants.get(agent_id, {})
 
-    def grant(self, agent_id: str, contact_id: int) -> None:
-        """An operator searched for or was offered this contact: they may open the card."""
-        self._grants.setdefault(agent_id, set()).add(contact_id)
+    def grant(self, agent_id: str, contact_id: int, reason: str, **context: str) -> None:
+        """An operator searched for ("search"), created ("created") or was offered ("offer",
+        linkedid=...) this contact: they may open the card, and a view is audited with why."""
+        self._grants.setdefault(agent_id, {})[contact_id] = {"reason": reason, **context}
+
+    def grant_reason(self, agent_id: str, contact_id: int) -> dict[str, str] | None:
+        """Why this agent may open this contact's card (the server's own record), if they may."""
+        return self._grants.get(agent_id, {}).get(contact_id)
 
     def desk_snapshot(self, agent_id: str) -> dict[str, Any]:
         call = self.current_call(agent_id)
@@ -249,7 +255,7 @@ class LiveBoard:
         call.waited_s = ev.waited_s
         call.offered_at = ev.at
         if call.contact_id is not None:
-            self.grant(ev.agent_id, call.contact_id)
+            self.grant(ev.agent_id, call.contact_id, "offer", linkedid=ev.linkedid)
         view = self.agent(ev.agent_id)
         view.linkedid = ev.linkedid
         view.queue = ev.queue

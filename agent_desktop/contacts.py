@@ -166,8 +166,10 @@ async def view_card(
     user_id: int,
     remote_addr: str,
     reason: str,
+    linkedid: str = "",
 ) -> Card:
-    """The card, with the look written to the audit log in the same transaction."""
+    """The card, with the look written to the audit log in the same transaction. `reason` (and
+    the call's `linkedid`) come from the server's own context, never from the client."""
     card = await card_for_contact(session, contact_id, today=now.date())
     audit.record(
         session,
@@ -178,6 +180,7 @@ async def view_card(
         object_id=contact_id,
         remote_addr=remote_addr,
         reason=reason,
+        **({"linkedid": linkedid} if linkedid else {}),
     )
     await session.commit()
     return card

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,6 +46,24 @@ def not_found(what: str) -> ApiError:
 
 def invalid(field: str, message: str) -> ApiError:
     return ApiError(422, "invalid_input", f"{field}: {message}", {"field": field})
+
+
+def plain_text(value: str, field: str, max_length: int) -> str:
+    """Free text from a user (a search, a reason): at most `max_length` characters and no
+    control characters (a NUL would reach the database's LIKE and match almost anything).
+    Anything else is refused with 400 and says why."""
+    if len(value) > max_length:
+        raise ApiError(
+            400, "invalid_input", f"{field}: at most {max_length} characters", {"field": field}
+        )
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ApiError(
+            400,
+            "invalid_input",
+            f"{field}: control characters (such as NUL, tab or newline) are not allowed",
+            {"field": field},
+        )
+    return value
 
 
 def unavailable(service: str) -> ApiError:

@@ -6,7 +6,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from agent_desktop.audit_trail import audit_request
-from agent_desktop.errors import ApiError, invalid, read_json, unavailable
+from agent_desktop.errors import ApiError, invalid, plain_text, read_json, unavailable
 from agent_desktop.keys import BOARD, DEPS, RENDERER
 from agent_desktop.ports import agent_id_for
 from agent_desktop.security import SESSION, require_supervisor
@@ -15,6 +15,7 @@ from ami_bridge.switch import SpyMode
 from crm_core.models import User
 from routing.errors import RoutingError
 
+PAUSE_REASON_MAX = 200  # characters of a supervisor's force-pause reason
 SPY_MODES = {"listen": SpyMode.LISTEN, "whisper": SpyMode.WHISPER, "barge": SpyMode.BARGE}
 
 
@@ -87,8 +88,9 @@ async def agent_command(request: web.Request) -> web.Response:
         if deps.acd is None:
             raise unavailable("acd")
         reason = body.get("reason", "supervisor")
-        if not isinstance(reason, str) or not reason:
+        if not isinstance(reason, str) or not reason.strip():
             raise invalid("reason", "a pause reason")
+        reason = plain_text(reason, "reason", PAUSE_REASON_MAX)
         try:
             if command == "pause":
                 await deps.acd.pause(agent_id, reason)

@@ -205,7 +205,7 @@
         first_name: form.elements.first_name.value, last_name: form.elements.last_name.value,
         phone: form.elements.phone.value, linkedid: desk.call ? desk.call.linkedid : null,
       });
-      const card = await api("GET", "/api/contacts/" + created.contact_id + "/card?reason=call");
+      const card = await api("GET", "/api/contacts/" + created.contact_id + "/card");
       if (desk.call) { desk.call.card = card; desk.call.contact_id = card.contact_id; renderCall(desk.call); }
       else renderCard(card);
       form.reset();
@@ -227,7 +227,7 @@
         const open = el("button", {className: "btn small", type: "button", text: t("open")});
         open.addEventListener("click", async () => {
           try {
-            const card = await api("GET", "/api/contacts/" + hit.contact_id + "/card?reason=search");
+            const card = await api("GET", "/api/contacts/" + hit.contact_id + "/card");
             $("no-call").hidden = true; $("call").hidden = false; $("unknown").hidden = true;
             renderCard(card);
           } catch (err) { fail(err); }
