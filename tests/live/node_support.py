@@ -250,3 +250,61 @@ async def wait_link_up(node: Node, within_s: float = 20) -> None:
         if time.monotonic() > end:
             raise AssertionError(f"Callboard's AMI link did not come up: {node.bridge.status()}")
         await asyncio.sleep(0.1)
+
+
+class Desk:
+    """A signed-in browser session on the node's web port: the form sign-in, the desk's
+    websocket (what the operator's browser is pushed), the desk and supervisor actions."""
+
+    def __init__(self, node: Node) -> None:
+        import aiohttp
+
+        self.base = node.web_url.rstrip("/")
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.csrf = ""
+        self.ws: Any = None
+
+    async def sign_in(self, username: str, password: str = "x") -> None:
+        import re
+
+        page = await (await self.http.get(f"{self.base}/login")).text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None, page
+        signed = await self.http.post(
+            f"{self.base}/login",
+            data={"username": username, "password": password, "csrf_token": token.group(1)},
+            allow_redirects=False,
+        )
+        assert signed.status == 302, await signed.text()
+        desk = await (await self.http.get(f"{self.base}/")).text()
+        meta = re.search(r'<meta name="csrf-token" content="([^"]+)"', desk)
+        assert meta is not None
+        self.csrf = meta.group(1)
+
+    async def open_socket(self, page: str = "desk") -> None:
+        self.ws = await self.http.ws_connect(
+            f"{self.base}/ws?page={page}", headers={"Origin": self.base}
+        )
+
+    async def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.http.post(
+            f"{self.base}{path}", json=body or {}, headers={"X-CSRF-Token": self.csrf}
+        )
+        text = await response.text()
+        assert response.status == 200, f"POST {path}: {response.status} {text}"
+        return dict(await response.json()) if text else {}
+
+    async def next_of(self, kind: str, within_s: float = 30, **match: Any) -> dict[str, Any]:
+        import json
+
+        async with asyncio.timeout(within_s):
+            while True:
+                message = json.loads((await self.ws.receive()).data)
+                body = message.get("agent") or message.get("call") or message
+                if message.get("type") == kind and all(body.get(k) == v for k, v in match.items()):
+                    return dict(message)
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        await self.http.close()
