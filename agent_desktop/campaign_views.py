@@ -6,7 +6,9 @@ contacts and promises; abandoned calls over 24 h and 30 days against the campaig
 from the campaign's running dialer (state, lines in use, operators, the pacer's reasoning).
 The composition root hands the dialers in as `DesktopDeps.dialer`: a mapping of campaign id to
 `dialer.service.CampaignDialer`. Dialer events on the bus are coalesced and pushed to the
-`panel` topic, so browsers redraw a campaign at most every `flush_s`.
+`panel` topic, so browsers redraw a campaign at most every `flush_s`. A DialerAlert (the
+breaker paused a campaign: the PBX or the trunk cannot place calls) is also pushed at once as a
+`campaign_alert`, the way recording alerts reach the same panel.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from agent_desktop import manual_dial
 from agent_desktop.api_routes import STRING, ApiRoute, json_body
@@ -37,6 +39,7 @@ from agent_desktop.manual_dial import (
     supervisor,
 )
 from crm_core.models import Interaction, PromiseToPay
+from dialer.attempts import AttemptOutcome
 from dialer.campaign import CampaignError, CampaignState, CampaignStateError
 from dialer.compliance import Compliance
 from dialer.events import (
@@ -44,6 +47,7 @@ from dialer.events import (
     AttemptResolved,
     CampaignFigures,
     CampaignStateChanged,
+    DialerAlert,
     OperatorActivity,
 )
 from dialer.leads import load_do_not_call, load_leads
@@ -62,6 +66,7 @@ DIALER_EVENTS = (
     AttemptResolved,
     OperatorActivity,
     CampaignFigures,
+    DialerAlert,
 )
 NEAR_LIMIT = 0.8  # an abandon rate at 80 % of the limit turns the panel amber
 LIST_CHECK_TTL_S = 60.0  # the list check loads every lead: at most once a minute per campaign
@@ -147,14 +152,18 @@ class CampaignPanel:
         local = now.astimezone(self._zone)
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         day_ago, human = now - timedelta(days=1), A.outcome == "human"
+        # dials that never left the PBX are on record but are not attempts on the debtor
+        not_dialled = A.outcome == AttemptOutcome.NOT_DIALLED.value
+        counted = or_(A.outcome.is_(None), A.outcome != AttemptOutcome.NOT_DIALLED.value)
         query = select(
-            _n(A.started_at >= day_start),
+            _n(A.started_at >= day_start, counted),
             _n(A.started_at >= day_start, human, A.agent_id.is_not(None)),
             _n(A.started_at >= day_start, A.right_party_contact),
             _n(A.started_at > day_ago, human),
             _n(A.started_at > day_ago, A.abandoned),
             _n(human),
             _n(A.abandoned),
+            _n(A.started_at >= day_start, not_dialled),
         ).where(A.campaign_id == campaign_id, A.started_at > now - timedelta(days=30))
         promises = (
             select(func.count(PromiseToPay.id))
@@ -165,7 +174,7 @@ class CampaignPanel:
         async with self._deps.db.session() as session:
             figures = (await session.execute(query)).one()
             promised = await session.scalar(promises) or 0
-        attempts, contacts, rpc, live_24h, abandoned_24h, live_30d, abandoned_30d = map(
+        attempts, contacts, rpc, live_24h, abandoned_24h, live_30d, abandoned_30d, refused = map(
             int, figures
         )
         rate_24h, rate_30d = _share(abandoned_24h, live_24h), _share(abandoned_30d, live_30d)
@@ -179,6 +188,7 @@ class CampaignPanel:
                 "contacts": contacts,
                 "right_party_contacts": rpc,
                 "promises": int(promised),
+                "not_dialled": refused,
             },
             "abandon": {
                 "rate_24h": rate_24h,
@@ -217,6 +227,7 @@ class CampaignPanel:
             "checked_at": now.isoformat(),
         }
         if leads:
+            dialer = self._live(campaign_id)
             history = await AttemptLedger(db).history(
                 since=now - lookback - timedelta(days=1), debt_ids=[x.debt_id for x in leads]
             )
@@ -229,6 +240,7 @@ class CampaignPanel:
                 compliance=compliance,
                 retry=settings.retry,
                 history=history,
+                not_dialled_since=dialer.not_dialled_since if dialer else None,
             )
             remaining = len(leads) - chosen.finished
             figures.update(
@@ -258,6 +270,8 @@ class CampaignPanel:
                 for event in changed:
                     if isinstance(event, CampaignStateChanged):
                         self._lists.pop(event.campaign_id, None)
+                    if isinstance(event, DialerAlert):
+                        self._hub.publish(PANEL, alert_message(event))
                 await self._push({getattr(e, "campaign_id", -1) for e in changed})
         finally:
             self._deps.bus.unsubscribe(subscription)
@@ -274,6 +288,18 @@ class CampaignPanel:
             self._hub.publish(PANEL, {"type": "campaign", "campaign": view})
 
 
+def alert_message(event: DialerAlert) -> dict[str, Any]:
+    """What the supervisor panels are told when the dialer needs a person (the breaker)."""
+    return {
+        "type": "campaign_alert",
+        "campaign_id": event.campaign_id,
+        "name": event.name,
+        "kind": event.kind,
+        "detail": event.detail,
+        "at": event.at.isoformat(),
+    }
+
+
 def _dialer_figures(dialer: CampaignDialer | None) -> dict[str, Any]:
     """What only the running dialer knows: its session counters, lines and operators."""
     if dialer is None:
@@ -283,6 +309,7 @@ def _dialer_figures(dialer: CampaignDialer | None) -> dict[str, Any]:
             "dial_level": None,
             "operators": None,
             "pacing": "",
+            "breaker": None,
         }
     operators = list(dialer.roster)
     working = [op for op in operators if op.state is not OperatorState.PAUSED]
@@ -301,6 +328,7 @@ def _dialer_figures(dialer: CampaignDialer | None) -> dict[str, Any]:
             "list": [{"agent_id": op.agent_id, "state": op.state.value} for op in operators],
         },
         "pacing": dialer.last_pacing,
+        "breaker": dialer.breaker.to_dict(),
     }
 
 

@@ -24,11 +24,20 @@ class AttemptOutcome(enum.StrEnum):
     REJECTED = "rejected"  # the far end hung up before answering (Reason 0 after ringing)
     HUNG_UP = "hung_up"  # answered, then hung up before answering-machine detection finished
     INVALID_NUMBER = "invalid_number"  # the network refused the number (cause 1/28 or bad dial)
-    FAILED = "failed"  # our side failed: originate refused, AMI link lost
+    FAILED = "failed"  # our side failed after the dial may have left: outcome lost, our bug
+    # the call never left the PBX: Originate refused or failed with no channel (no such
+    # extension), or the campaign paused before it was sent. Recorded for the report, but not
+    # a call attempt on the debtor: the compliance counts and the retry plan leave it out.
+    NOT_DIALLED = "not_dialled"
 
     @property
     def answered(self) -> bool:
         return self in (AttemptOutcome.HUMAN, AttemptOutcome.MACHINE, AttemptOutcome.HUNG_UP)
+
+    @property
+    def counts_as_attempt(self) -> bool:
+        """Whether the attempt caps (7 in 7 days, per number per day) count it."""
+        return self is not AttemptOutcome.NOT_DIALLED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +65,11 @@ class Attempt:
         """When the attempt's consequences start to count: its end, or its start while live."""
         return self.ended_at or self.started_at
 
+    @property
+    def counted(self) -> bool:
+        """A call attempt on the debtor for the caps; one still in progress counts."""
+        return self.outcome is None or self.outcome.counts_as_attempt
+
 
 class AttemptHistory:
     """Attempts indexed by debt and by phone, answering the compliance rules' questions."""
@@ -77,19 +91,25 @@ class AttemptHistory:
     def for_phone(self, phone: str) -> list[Attempt]:
         return list(self._by_phone.get(phone, ()))
 
+    def discard(self, attempt_id: str, debt_id: int, phone: str) -> None:
+        """Forget an attempt that was never placed (nothing in the ledger)."""
+        for items in (self._by_debt.get(debt_id, []), self._by_phone.get(phone, [])):
+            items[:] = [a for a in items if a.attempt_id != attempt_id]
+
     def debt_starts_since(self, debt_id: int, since: datetime, until: datetime) -> list[datetime]:
-        """Start times of attempts on a debt in the half-open window (since, until]."""
+        """Start times of attempts on a debt in the half-open window (since, until]; dials
+        that never left the PBX (`not_dialled`) are not attempts on the debtor."""
         return [
             a.started_at
             for a in self._by_debt.get(debt_id, ())
-            if since < a.started_at <= until and not a.inbound
+            if since < a.started_at <= until and not a.inbound and a.counted
         ]
 
     def phone_starts_since(self, phone: str, since: datetime, until: datetime) -> list[datetime]:
         return [
             a.started_at
             for a in self._by_phone.get(phone, ())
-            if since < a.started_at <= until and not a.inbound
+            if since < a.started_at <= until and not a.inbound and a.counted
         ]
 
     def last_conversation(self, debt_id: int, until: datetime) -> datetime | None:

@@ -22,6 +22,7 @@ from crm_core.card import Card
 from crm_core.interactions import InteractionLog
 from crm_core.lookup import card_for_contact
 from dialer.attempts import Attempt, AttemptOutcome
+from dialer.breaker import ANSWERED, classify_ami_error, classify_failed_originate
 from dialer.events import AttemptPlaced, AttemptResolved
 from dialer.operators import OperatorState
 from dialer.pacing import CallStage
@@ -38,12 +39,9 @@ log = logging.getLogger(__name__)
 CARD_WAIT_S = 0.5
 
 Sleep = Callable[[float], Awaitable[None]]
-_FAILURES = {
-    OriginateOutcome.BUSY: AttemptOutcome.BUSY,
-    OriginateOutcome.NO_ANSWER: AttemptOutcome.NO_ANSWER,
-    OriginateOutcome.CONGESTION: AttemptOutcome.CONGESTION,
-    OriginateOutcome.FAILED: AttemptOutcome.REJECTED,
-}
+# failures whose Reason already says everything; for the others (Reason 0/1: the far end hung
+# up, or the PBX never placed the call) the channels' hangup cause decides
+_SELF_EXPLAINED = frozenset({OriginateOutcome.BUSY, OriginateOutcome.NO_ANSWER})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +81,10 @@ class CallFlow:
     async def place(self, live: CallInFlight) -> None:
         """Dial, screen, connect or abandon, and record: the whole life of one attempt."""
         attempt = live.attempt
+        if not self.d.campaign.dialling:  # paused (e.g. by the breaker) since the tick chose it
+            self.d.forget(attempt.attempt_id)
+            self.d.discard(attempt)
+            return
         try:
             with self.d.working():
                 await self.d.ledger.started(attempt)
@@ -97,6 +99,10 @@ class CallFlow:
                     at=attempt.started_at,
                 )
             )
+            if not self.d.campaign.dialling:  # paused while the ledger was being written
+                await self._resolve(live, AttemptOutcome.NOT_DIALLED)
+                await self._finish(live, wait_s=0)
+                return
             await self._dial(live)
         except Exception:  # one call's failure must not end the campaign: log, record, go on
             log.exception("dial attempt %s failed", attempt.attempt_id)
@@ -129,16 +135,30 @@ class CallFlow:
         try:
             result = await self.d.switch.originate(request)
         except AmiError as exc:
-            log.warning("originate %s failed: %s", attempt.attempt_id, exc)
-            await self._resolve(live, AttemptOutcome.FAILED)
+            verdict = classify_ami_error(exc)
+            log.warning("originate %s failed: %s", attempt.attempt_id, verdict.detail)
+            await self._resolve(live, verdict.outcome)
             await self._finish(live, wait_s=self.d.plan.grace_s)
+            await self.d.dial_verdict(live.attempt, verdict)
             return
         ring_s = self.d.clock.monotonic() - live.since
-        self.d.pacer.stats.dial_resolved(result.answered, ring_s)
         if not result.answered:
-            await self._resolve(live, _FAILURES[result.outcome])
+            if result.outcome not in _SELF_EXPLAINED:
+                # the channels' cause tells a far end's reject from a dial that never left the
+                # PBX; no channel at all (no such extension) means nothing ends: wait briefly
+                await self._wait(live.ended, within_s=self.d.plan.grace_s)
+            cause = live.ended.result()[1] if live.ended.done() else None
+            verdict = classify_failed_originate(result.reason, cause)
+            if verdict.feeds_pacing:  # PBX failures say nothing of the list's answer rate
+                self.d.pacer.stats.dial_resolved(False, ring_s)
+            else:
+                log.warning("dial %s: %s", attempt.attempt_id, verdict.detail)
+            await self._resolve(live, verdict.outcome)
             await self._finish(live, wait_s=self.d.plan.grace_s)
+            await self.d.dial_verdict(live.attempt, verdict)
             return
+        self.d.pacer.stats.dial_resolved(True, ring_s)
+        await self.d.dial_verdict(attempt, ANSWERED)
         live.channel = result.channel
         live.stage, live.since = CallStage.SCREENING, self.d.clock.monotonic()
         answered_at = self.d.clock.now()

@@ -65,3 +65,15 @@ class CampaignFigures(Event):
     abandon_rate_30d: float
     next_eligible_at: datetime | None  # when a lead passed over by the rules may be dialled
     at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DialerAlert(Event):
+    """Something a supervisor must act on, e.g. the breaker paused the campaign because the
+    PBX or the trunk cannot place calls (dialer/breaker.py). Shown on the campaign panel."""
+
+    campaign_id: int
+    name: str
+    kind: str  # "pbx_failures"
+    detail: str
+    at: datetime

@@ -48,6 +48,9 @@ def _rules() -> dict[AttemptOutcome, RetryRule]:
         AttemptOutcome.HUNG_UP: RetryRule(timedelta(hours=1), 4),
         AttemptOutcome.INVALID_NUMBER: RetryRule(timedelta(0), 1),
         AttemptOutcome.FAILED: RetryRule(minutes(1), 3),
+        # not a call on the debtor: a short wait, and a number the PBX refuses this often is
+        # left alone until the breaker is reset (the dialer forgives earlier ones then)
+        AttemptOutcome.NOT_DIALLED: RetryRule(minutes(10), 3),
     }
 
 
@@ -116,6 +119,24 @@ def plan(
 
 
 def _phone_plan(policy: RetryPolicy, phone: str, attempts: list[Attempt]) -> PhonePlan:
+    """Calls that reached the network decide as ever; dials that never left the PBX only add
+    their own short wait (and give the number up when the PBX keeps refusing it)."""
+    counted = [a for a in attempts if a.outcome is not None and a.outcome.counts_as_attempt]
+    base = _counted_plan(policy, phone, counted)
+    refused = [a for a in attempts if a.outcome is AttemptOutcome.NOT_DIALLED]
+    if not refused or base.usable_at is None:
+        return base
+    rule = policy.rules[AttemptOutcome.NOT_DIALLED]
+    if len(refused) >= rule.max_count:
+        return PhonePlan(phone, None, AttemptOutcome.NOT_DIALLED.value)
+    last = max(refused, key=lambda a: a.started_at)
+    at = last.settled_at + rule.delay
+    if at <= base.usable_at:
+        return base
+    return PhonePlan(phone, at, f"after {AttemptOutcome.NOT_DIALLED.value}")
+
+
+def _counted_plan(policy: RetryPolicy, phone: str, attempts: list[Attempt]) -> PhonePlan:
     outcomes = [(a.started_at, a.settled_at, a.outcome) for a in attempts if a.outcome is not None]
     if not outcomes:
         return PhonePlan(phone, ANY_TIME, "never tried")

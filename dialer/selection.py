@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dialer.attempts import AttemptHistory
+from dialer.attempts import AttemptHistory, AttemptOutcome
 from dialer.campaign import Lead, priority_key
 from dialer.compliance import Compliance, DialTarget, Rule
 from dialer.retry import RetryPolicy, plan
@@ -56,9 +56,12 @@ def select(
     history: AttemptHistory,
     busy_debts: frozenset[int] = frozenset(),
     busy_phones: frozenset[str] = frozenset(),
+    not_dialled_since: datetime | None = None,
 ) -> Selection:
     """Up to `count` dials allowed at `now`, best first. `history` must hold every attempt the
-    rules look back on (all campaigns) and this campaign's attempts on these debts."""
+    rules look back on (all campaigns) and this campaign's attempts on these debts.
+    `not_dialled_since`: dials that never left the PBX before then (the breaker's last reset)
+    no longer hold their debts back."""
     out = Selection()
     taken_debts, taken_phones = set(busy_debts), set(busy_phones)
     for lead in sorted(leads, key=lambda lead: priority_key(lead, now)):
@@ -66,7 +69,16 @@ def select(
             break
         if lead.debt_id in taken_debts:
             continue
-        mine = [a for a in history.for_debt(lead.debt_id) if a.campaign_id == campaign_id]
+        mine = [
+            a
+            for a in history.for_debt(lead.debt_id)
+            if a.campaign_id == campaign_id
+            and not (
+                a.outcome is AttemptOutcome.NOT_DIALLED
+                and not_dialled_since is not None
+                and a.started_at < not_dialled_since
+            )
+        ]
         retry_plan = plan(retry, [p.e164 for p in lead.phones], mine)
         if retry_plan.final is not None:
             out.finished += 1

@@ -28,12 +28,14 @@ from crm_core.bus import Bus, Overflow, Subscription
 from crm_core.clock import Clock
 from crm_core.db import Database
 from dialer.attempts import Attempt, AttemptHistory, AttemptOutcome
+from dialer.breaker import CircuitBreaker, DialVerdict
 from dialer.calls import CallFlow, CallInFlight, DialerDialplan, Sleep
 from dialer.campaign import Campaign, CampaignState, Lead
 from dialer.compliance import Compliance
 from dialer.events import (
     CampaignFigures,
     CampaignStateChanged,
+    DialerAlert,
     OperatorActivity,
 )
 from dialer.leads import load_do_not_call, load_leads
@@ -45,6 +47,13 @@ from dialer.tables import CampaignRow
 from dialer.traffic import DAY
 
 log = logging.getLogger(__name__)
+
+try:  # the tracker reports a dial attempt that never answered as a leg, not as a call
+    from ami_bridge.events import LegEnded
+
+    _ENDS: tuple[type, ...] = (CallEnded, LegEnded)
+except ImportError:  # a tracker from before LegEnded: CallEnded covers every dial
+    _ENDS = (CallEnded,)
 
 
 class CampaignDialer:
@@ -86,6 +95,10 @@ class CampaignDialer:
         self._history = AttemptHistory()
         self._leads: list[Lead] = []
         self._compliance = Compliance(campaign.settings.compliance)
+        # PBX-side failures in a row pause the campaign; a supervisor's resume resets it, and
+        # the debts those dials held back are eligible again from then
+        self.breaker = CircuitBreaker(clock, campaign.settings.pbx_failures_to_pause)
+        self.not_dialled_since = clock.now()
         self._refreshed_at: float | None = None
         self._meter_seeded = False
         self._freed: asyncio.Future[None] | None = None
@@ -151,8 +164,12 @@ class CampaignDialer:
     # -- campaign control ----------------------------------------------------------------------
 
     async def move(self, to: CampaignState, reason: str) -> None:
-        """Start, pause, stop or finish the campaign (with the reason shown to supervisors)."""
+        """Start, pause, stop or finish the campaign (with the reason shown to supervisors).
+        Starting or resuming resets the breaker: the supervisor says the PBX is fixed."""
         self.campaign.move(to, reason)
+        if to is CampaignState.RUNNING:
+            self.breaker.reset()
+            self.not_dialled_since = self.clock.now()
         with self.working():
             async with self.db.session() as session:
                 await session.execute(
@@ -199,6 +216,29 @@ class CampaignDialer:
         """The latest state of one of our attempts, for the rules' next decisions."""
         self._history.add(attempt)
 
+    def discard(self, attempt: Attempt) -> None:
+        """A chosen dial that was never placed (the campaign paused first): no trace left."""
+        self._history.discard(attempt.attempt_id, attempt.debt_id, attempt.phone)
+
+    async def dial_verdict(self, attempt: Attempt, verdict: DialVerdict) -> None:
+        """What a dial said about the PBX; enough PBX-side failures in a row pause the
+        campaign (no new dials; calls in progress go on) and alert the supervisors."""
+        trip = self.breaker.record(verdict, attempt.started_at)
+        if trip is None or self.campaign.state is not CampaignState.RUNNING:
+            return
+        name = self.campaign.settings.name
+        log.warning("campaign %s (%s) paused: %s", self.campaign.id, name, trip.reason)
+        await self.move(CampaignState.PAUSED, trip.reason)
+        self.bus.publish(
+            DialerAlert(
+                campaign_id=self.campaign.id,
+                name=name,
+                kind="pbx_failures",
+                detail=trip.reason,
+                at=self.clock.now(),
+            )
+        )
+
     def forget(self, attempt_id: str) -> None:
         """The call is over: no longer live for the pacer."""
         self._live.pop(attempt_id, None)
@@ -206,7 +246,7 @@ class CampaignDialer:
 
     async def run(self) -> None:
         subscription = self.bus.subscribe(
-            f"dialer-{self.campaign.id}", AmdResult, CallEnded, overflow=Overflow.FAIL
+            f"dialer-{self.campaign.id}", AmdResult, *_ENDS, overflow=Overflow.FAIL
         )
         try:
             async with asyncio.TaskGroup() as calls:
@@ -229,11 +269,10 @@ class CampaignDialer:
 
     async def _listen(self, subscription: Subscription) -> None:
         async for event in subscription:
-            if not isinstance(event, AmdResult | CallEnded):
+            if not isinstance(event, (AmdResult, *_ENDS)):
                 continue
-            agent_id = (
-                self._lines.pop(event.linkedid, None) if isinstance(event, CallEnded) else None
-            )
+            ended = isinstance(event, _ENDS)
+            agent_id = self._lines.pop(event.linkedid, None) if ended else None
             if agent_id is not None:
                 log.warning("operator %s's line ended: off the campaign", agent_id)
                 self.roster.leave(agent_id)
@@ -243,8 +282,8 @@ class CampaignDialer:
                 continue
             if isinstance(event, AmdResult) and not live.amd.done():
                 live.amd.set_result(event.status)
-            elif isinstance(event, CallEnded) and not live.ended.done():
-                live.ended.set_result((event.at, event.cause))
+            elif ended and not live.ended.done():
+                live.ended.set_result((event.at, event.cause))  # type: ignore[union-attr]
 
     async def _tick(self, calls: asyncio.TaskGroup) -> None:
         now = self.clock.now()
@@ -275,6 +314,7 @@ class CampaignDialer:
             history=self._history,
             busy_debts=frozenset(c.attempt.debt_id for c in self._live.values()),
             busy_phones=frozenset(c.attempt.phone for c in self._live.values()),
+            not_dialled_since=self.not_dialled_since,
         )
         self.next_eligible_at = chosen.wake_at
         for pick in chosen.picks:

@@ -61,6 +61,9 @@ class CampaignSettings:
     ring_timeout_s: float = 25.0
     compliance: CompliancePolicy = field(default_factory=CompliancePolicy)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # PBX-side dial failures in a row (no answer, busy or ring-out between them) that pause the
+    # campaign: dialer/breaker.py
+    pbx_failures_to_pause: int = 5
 
     def pacing(self) -> PacingPolicy:
         return PacingPolicy(
@@ -89,6 +92,7 @@ class CampaignSettings:
             "skills": dict(self.skills),
             "ring_timeout_s": self.ring_timeout_s,
             "machine_action": self.retry.machine_action.value,
+            "pbx_failures_to_pause": self.pbx_failures_to_pause,
             "filter": {
                 "creditors": sorted(f.creditors),
                 "min_balance": None if f.min_balance is None else str(f.min_balance),
@@ -135,6 +139,7 @@ class _Reader:
             "skills",
             "ring_timeout_s",
             "machine_action",
+            "pbx_failures_to_pause",
             "filter",
             "schedule",
             "compliance",
@@ -184,6 +189,9 @@ class _Reader:
         except ValueError as exc:
             choices = ", ".join(m.value for m in MachineAction)
             raise self.fail("machine_action", f"must be one of {choices}") from exc
+        pause_after = self.number(d, "pbx_failures_to_pause", int, 5)
+        if pause_after < 2:
+            raise self.fail("pbx_failures_to_pause", "must be at least 2")
         try:
             return CampaignSettings(
                 name=self.name,
@@ -198,6 +206,7 @@ class _Reader:
                 ring_timeout_s=self.number(d, "ring_timeout_s", float, 25.0),
                 compliance=self.compliance(),
                 retry=RetryPolicy(machine_action=machine),
+                pbx_failures_to_pause=pause_after,
             )
         except CampaignSettingsError:
             raise

@@ -53,6 +53,19 @@
     return b;
   }
 
+  function stateCell(c) {
+    const breaker = c.breaker;
+    const tripped = Boolean(breaker && breaker.tripped && c.state === "paused");
+    const td = el("td", {className: tripped ? "cmp-breaker-tripped" : ""},
+      el("span", {className: "st cmp-st-" + c.state, text: t(STATE_TEXT[c.state] || c.state)}));
+    if (c.reason) td.append(el("div", {className: "cmp-why" + (tripped ? " cmp-alert" : ""), text: c.reason, title: c.reason}));
+    if (breaker && !tripped && breaker.failures_in_a_row > 0) {
+      td.append(el("div", {className: "cmp-why cmp-warn", title: breaker.last_failure || "",
+                           text: t("cmp_pbx_failures") + ": " + breaker.failures_in_a_row + " / " + breaker.threshold}));
+    }
+    return td;
+  }
+
   function renderCampaigns() {
     const body = $("t-campaigns").tBodies[0];
     clear(body);
@@ -66,9 +79,8 @@
       if (c.pacing) name.append(el("div", {className: "cmp-pacing", text: c.pacing}));
       body.append(el("tr", {dataset: {campaign: String(c.id)}},
         name,
-        el("td", {}, el("span", {className: "st cmp-st-" + c.state, text: t(STATE_TEXT[c.state] || c.state)}),
-           c.reason ? el("div", {className: "cmp-why", text: c.reason}) : null),
-        num(c.today.attempts), num(c.today.contacts), num(c.today.right_party_contacts), num(c.today.promises),
+        stateCell(c),
+        num(c.today.attempts, t("cmp_not_dialled") + ": " + (c.today.not_dialled || 0)), num(c.today.contacts), num(c.today.right_party_contacts), num(c.today.promises),
         abandonCell(c.abandon.rate_24h, c.abandon.live_24h, c.abandon.abandoned_24h, c),
         abandonCell(c.abandon.rate_30d, c.abandon.live_30d, c.abandon.abandoned_30d, c),
         num(level && level.lines_per_operator !== null ? level.lines_per_operator + " / " + level.max_lines_per_operator : null),
@@ -129,6 +141,7 @@
 
   function onMessage(message) {
     if (message.type === "campaign") { campaigns.set(message.campaign.id, message.campaign); renderCampaigns(); }
+    else if (message.type === "campaign_alert") { flash(message.name + ": " + message.detail, true); }
     else if (message.type === "dial_denial") { denials.set(message.denial.id, message.denial); renderDenials(); }
     else if (message.type === "dial_denial_closed") { denials.delete(message.id); inputs.delete("d" + message.id); renderDenials(); }
   }

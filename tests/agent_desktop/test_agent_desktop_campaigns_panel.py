@@ -174,6 +174,7 @@ async def test_figures_come_from_the_ledger_and_the_running_dialer(
         "contacts": 1,
         "right_party_contacts": 1,
         "promises": 1,
+        "not_dialled": 0,
     }
     abandon = autumn["abandon"]
     assert (abandon["live_24h"], abandon["abandoned_24h"], abandon["rate_24h"]) == (2, 1, 0.5)
@@ -309,3 +310,59 @@ async def test_the_abandon_rate_turns_amber_from_the_campaigns_own_target(
         abandon = (await (await client.get("/api/campaigns/3")).json())["abandon"]
     assert abandon["rate_24h"] == 0.025
     assert (abandon["limit"], abandon["target"], abandon["level"]) == (0.03, 0.02, "near")
+
+
+async def test_the_breakers_pause_shows_live_with_its_reason_and_an_alert(
+    env, panel_client, sign_in, dialer
+) -> None:
+    """The PBX refuses the dials: the breaker pauses the campaign, the panel is told at once
+    (the state with the breaker's reason, and a campaign_alert), and the dials that never left
+    the PBX are shown apart from the attempts."""
+    from dialer.breaker import classify_failed_originate
+
+    await sign_in(panel_client, "sup")
+    origin = str(panel_client.make_url("/")).rstrip("/")
+    await dialer.move(CampaignState.RUNNING, "morning shift")
+    ledger = AttemptLedger(env.db)
+    refused = Attempt(
+        attempt_id="nd1",
+        campaign_id=1,
+        debt_id=env.debt_id,
+        phone="+447911123456",
+        started_at=env.clock.now(),
+    )
+    await ledger.started(refused)
+    await ledger.classified("nd1", AttemptOutcome.NOT_DIALLED)
+    ws = await panel_client.ws_connect("/ws?page=panel", headers={"Origin": origin})
+    try:
+        verdict = classify_failed_originate(0, None)  # no such extension: no channel at all
+        for _ in range(dialer.breaker.threshold):
+            await dialer.dial_verdict(refused, verdict)
+        seen: dict[str, dict] = {}
+        async with asyncio.timeout(5.0):
+            while not {"campaign_alert", "campaign"} <= set(seen):
+                message = json.loads((await ws.receive()).data)
+                if message["type"] == "campaign" and message["campaign"]["state"] != "paused":
+                    continue
+                seen[message["type"]] = message
+    finally:
+        await ws.close()
+    reason = dialer.campaign.reason
+    assert "5 dials in a row failed at the PBX" in reason
+    alert = seen["campaign_alert"]
+    assert (alert["campaign_id"], alert["name"], alert["kind"]) == (
+        1,
+        "Autumn arrears",
+        "pbx_failures",
+    )
+    assert alert["detail"] == reason
+    view = seen["campaign"]["campaign"]
+    assert (view["state"], view["reason"]) == ("paused", reason)
+    assert view["breaker"]["tripped"] == reason and view["breaker"]["threshold"] == 5
+    assert view["today"]["attempts"] == 3 and view["today"]["not_dialled"] == 1
+    # the supervisor's resume resets the breaker
+    body = await (await panel_client.get("/api/campaigns/1")).json()
+    assert body["breaker"]["failures_in_a_row"] == 5
+    await dialer.move(CampaignState.RUNNING, "PBX fixed")
+    body = await (await panel_client.get("/api/campaigns/1")).json()
+    assert body["breaker"]["tripped"] is None and body["breaker"]["failures_in_a_row"] == 0
