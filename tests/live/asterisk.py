@@ -204,10 +204,37 @@ class LivePbx:
     def rx(self, command: str) -> str:
         return self.run("rx", str(self.root), command)
 
-    def log_tail(self, lines: int = 60) -> str:
-        if not self.messages_log.exists():
-            return ""
-        return "\n".join(self.messages_log.read_text(errors="replace").splitlines()[-lines:])
+    def uptime_s(self) -> int | None:
+        """The system uptime the CLI reports, None while the CLI does not answer."""
+        done = subprocess.run(
+            [str(self.script), "rx", str(self.root), "core show uptime seconds"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        found = re.search(r"System uptime:\s*(\d+)", done.stdout)
+        return int(found.group(1)) if done.returncode == 0 and found else None
+
+    def restart_now(self, deadline_s: float = 60) -> None:
+        """`core restart now` (the CLI drops the console while it runs), then wait until the
+        new process answers with a smaller uptime and is fully booted."""
+        before = self.uptime_s() or 0
+        subprocess.run(
+            [str(self.script), "rx", str(self.root), "core restart now"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        end = time.monotonic() + deadline_s
+        while True:
+            now = self.uptime_s()
+            if now is not None and now < before:
+                self.run("rx", str(self.root), "core waitfullybooted")
+                return
+            if time.monotonic() > end:
+                raise AssertionError(f"Asterisk did not come back:\n{self.log_tail()}")
+            time.sleep(0.2)
 
 
 class HarnessAmi:
@@ -238,6 +265,16 @@ class HarnessAmi:
         self._reader_task = asyncio.create_task(self._read(reader))
         reply = await self.action("Login", Username=HARNESS_USER, Secret=HARNESS_SECRET)
         assert reply.get("Response") == "Success", reply
+
+    async def reconnect(self, deadline_s: float = 30) -> None:
+        """A new session (after the PBX restarted); the events seen so far are kept."""
+        await self.close()
+        self._writer, self._reader_task = None, None
+        await self.connect(deadline_s)
+
+    @property
+    def alive(self) -> bool:
+        return self._reader_task is not None and not self._reader_task.done()
 
     async def close(self) -> None:
         if self._writer is not None:

@@ -57,6 +57,8 @@ async def harness(asterisk: LivePbx) -> AsyncIterator[HarnessAmi]:
         yield ami
     finally:
         try:
+            if not ami.alive:  # the test restarted the PBX
+                await ami.reconnect()
             await ami.hangup_all()
         finally:
             await ami.close()
