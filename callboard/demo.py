@@ -286,7 +286,9 @@ class SimulatedFloor:
             )
             if line.answered:
                 dialer.join_operator(agent_id, phone, line=line.uniqueid)
-        if dialer.campaign.state is not CampaignState.RUNNING:
+        # a paused campaign (by a supervisor, or by the dialer's breaker when the PBX could
+        # not place calls) stays paused: resuming it is a supervisor's decision
+        if dialer.campaign.state in (CampaignState.STOPPED, CampaignState.FINISHED):
             await dialer.move(CampaignState.RUNNING, "started by the demo")
 
     async def _finish_wrap_up(self, agent_id: str, after_s: float) -> None:
