@@ -10,6 +10,7 @@ NORMAL_CLEARING = 16
 USER_BUSY = 17
 NO_ANSWER = 19
 CALL_REJECTED = 21
+ANSWERED_ELSEWHERE = 26
 CONGESTION = 34
 UNKNOWN = 0
 
@@ -29,7 +30,7 @@ Q850_TEXT: dict[int, str] = {
     21: "Call Rejected",
     22: "Number changed",
     23: "Redirected to new destination",
-    26: "Non-selected user clearing",
+    26: "Answered elsewhere",  # Asterisk's AST_CAUSE_ANSWERED_ELSEWHERE (Q.850: non-selected)
     27: "Destination out of order",
     28: "Invalid number format (incomplete number)",
     29: "Facility rejected",

@@ -32,6 +32,23 @@ STATE_RINGING = 5
 STATE_UP = 6
 
 
+class PartyRole(enum.StrEnum):
+    """What a channel is to Callboard. Only a call with an outside party is a call (an
+    interaction); Callboard's own legs belong to the call they serve."""
+
+    OUTSIDE = "outside"  # the customer: a trunk caller, an inbound Local caller
+    DIALED = "dialed"  # a dial attempt's customer leg: an outside party once it answers
+    LEG = "leg"  # Callboard's own leg: an agent or supervisor endpoint it rang, a nailed line
+    INTERNAL = "internal"  # dialplan plumbing: transfer Locals (cb-xfer), conference, wrap-up
+
+
+def local_sibling(name: str) -> str | None:
+    """`Local/x@ctx-00000001;1` <-> `...;2`; None for channels that are not a Local half."""
+    if name.startswith("Local/") and name[-2:] in (";1", ";2"):
+        return name[:-1] + ("2" if name[-1] == "1" else "1")
+    return None
+
+
 @dataclass(slots=True, eq=False)
 class Channel:
     name: str
@@ -57,6 +74,8 @@ class Channel:
     transfer_pending: bool = False  # a BlindTransfer moves it next: that jump is not a Redirect
     hangup_requested: bool = False
     seen_in_snapshot: bool = True
+    role: PartyRole = PartyRole.OUTSIDE  # set by the registry when the channel is added
+    dialing: list[str] = field(default_factory=list)  # Uniqueids it is dialing (DialBegin)
 
 
 @dataclass(slots=True, eq=False)
@@ -68,14 +87,27 @@ class Call:
     answered: bool = False
     direction: Direction = Direction.UNKNOWN
     talk_started: float | None = None
-    cause: int = 0  # first non-zero Q.850 hangup cause among its channels
+    cause: int = 0  # the outside party's Q.850 hangup cause (0 until it hangs up)
+    last_cause: int = 0  # the cause of the latest hangup of any of its channels
+    caller_number: str | None = None  # as last reported (CallStarted / CallerIdChanged)
+    caller_name: str | None = None
+    leg: bool = False  # it began as Callboard's own leg (LegStarted was reported)
+    party: tuple[str, ...] = ()  # Uniqueids of the reported party (origin and Local sibling)
 
 
 @dataclass(frozen=True, slots=True)
 class DirectionRules:
-    """How a call's direction is read from its first channel. Defaults follow the contexts of
-    the shared Callboard dialplan (CONTRACTS.md); ChannelIds starting with `dial-` mark dialer
-    calls whatever context the trunk gives their first channel."""
+    """How a call's direction is read from its first channel, and which channels are
+    Callboard's own legs rather than parties. Defaults follow the contexts of the shared
+    Callboard dialplan (CONTRACTS.md); ChannelIds starting with `dial-` mark dialer calls
+    whatever context the trunk gives their first channel.
+
+    Callboard's own legs are recognised, whatever the endpoint technology (PJSIP or Local), by
+    the Originate ChannelId it gave them (`leg_uniqueid_prefixes`, e.g. the ACD's `cb-acd-`),
+    by an agent endpoint (`agent_endpoints`: dial strings such as `PJSIP/agent1` or
+    `Local/agent1@cb-agents`, matched against the channel name without its `-<seq>` suffix),
+    or by the context it starts in (`leg_contexts`). The other half of a Local leg is a leg
+    too. The composition root passes the prefixes and endpoints it uses."""
 
     inbound_contexts: frozenset[str] = frozenset(
         {"cb-inbound", "cb-hold", "cb-ivr", "cb-agi", "incoming", "incoming-direct"}
@@ -94,6 +126,28 @@ class DirectionRules:
         }
     )
     outbound_uniqueid_prefixes: tuple[str, ...] = ("dial-",)
+    leg_contexts: frozenset[str] = frozenset(
+        {"cb-agents", "cb-agent-phone", "cb-supervisor", "agents", "agent-phone"}
+    )
+    leg_uniqueid_prefixes: tuple[str, ...] = ("cb-acd-",)
+    agent_endpoints: frozenset[str] = frozenset()
+
+    def role(self, ch: Channel) -> PartyRole:
+        """The channel's role from its own headers (the registry adds the Local-pair rule)."""
+        if (
+            ch.uniqueid.startswith(self.leg_uniqueid_prefixes)
+            or ch.first_context in self.leg_contexts
+            or (self.agent_endpoints and _endpoint_of(ch.name) in self.agent_endpoints)
+        ):
+            return PartyRole.LEG
+        if (
+            ch.uniqueid.startswith(self.outbound_uniqueid_prefixes)
+            or ch.first_context in self.outbound_contexts
+        ):
+            return PartyRole.DIALED
+        if ch.first_context in self.internal_contexts:
+            return PartyRole.INTERNAL
+        return PartyRole.OUTSIDE
 
     def classify(self, origin: Channel) -> Direction:
         if origin.uniqueid.startswith(self.outbound_uniqueid_prefixes):
@@ -106,6 +160,14 @@ class DirectionRules:
         if context in self.inbound_contexts:
             return Direction.INBOUND
         return Direction.OUTBOUND if origin.originated else Direction.INBOUND
+
+
+def _endpoint_of(name: str) -> str:
+    """`PJSIP/agent1-0000002a` -> `PJSIP/agent1`; `Local/agent1@cb-agents-00000001;1` ->
+    `Local/agent1@cb-agents`."""
+    base = name[:-2] if name[-2:] in (";1", ";2") else name
+    head, sep, _ = base.rpartition("-")
+    return head if sep else base
 
 
 def to_utc(ts: float) -> datetime:

@@ -165,8 +165,20 @@ class ChannelHungUp(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallerIdChanged(CallEvent):
+    """The outside party's caller ID changed after CallStarted (`NewCallerid`: a trunk or the
+    dialplan set it). `previous_number` is the number reported before."""
+
+    channel: str
+    caller_number: str | None
+    caller_name: str | None
+    previous_number: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallEnded(CallEvent):
-    """The call's last channel is gone. `cause` is the Q.850 cause of that last hangup."""
+    """The call's last channel is gone. `cause` is the Q.850 cause of the outside party's
+    hangup (the first one that carried a cause), else that of the last channel to hang up."""
 
     cause: int
     cause_text: str
@@ -188,3 +200,31 @@ class SpyStarted(CallEvent):
 class SpyStopped(CallEvent):
     spyer: str
     spyee: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegEvent(CallEvent):
+    """Base of the events about a Linkedid that is not (yet) a call: Callboard's own legs (an
+    agent or supervisor endpoint it rang, a nailed operator line) and dial attempts before the
+    customer answers. Not interactions: the interaction log ignores them."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegStarted(LegEvent):
+    """The first channel of such a Linkedid appeared (Newchannel). `uniqueid` is the Originate's
+    ChannelId when one was given. If it later gets an outside party (a dial attempt answers),
+    CallStarted follows with the same Linkedid."""
+
+    channel: str
+    uniqueid: str
+    role: str  # PartyRole value: "leg" | "dialed" | "internal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegEnded(LegEvent):
+    """Such a Linkedid's last channel is gone and it never became a call (an agent leg, or a
+    dial attempt that was busy, not answered or failed). `cause` as in CallEnded."""
+
+    cause: int
+    cause_text: str
+    reason: EndReason

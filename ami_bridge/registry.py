@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from ami_bridge.causes import cause_text
-from ami_bridge.channels import Call, CallInfo, Channel, ChannelInfo, DirectionRules, to_utc
+from ami_bridge.channels import (
+    STATE_UP,
+    Call,
+    CallInfo,
+    Channel,
+    ChannelInfo,
+    DirectionRules,
+    PartyRole,
+    local_sibling,
+    to_utc,
+)
 from ami_bridge.events import (
     CallBridged,
     CallEnded,
@@ -19,7 +29,11 @@ from ami_bridge.events import (
     CallUnbridged,
     ChannelHungUp,
     ChannelJoined,
+    Direction,
     EndReason,
+    LegEnded,
+    LegEvent,
+    LegStarted,
     RecordingStopped,
 )
 from crm_core.clock import Clock
@@ -50,6 +64,22 @@ class CallRegistry:
         self._by_name: dict[str, Channel] = {}
         self._calls: dict[str, Call] = {}
         self._bridges: dict[str, list[Channel]] = {}
+        self._closing: set[str] = set()  # calls ended during this step: their events pass
+
+    def visible(self, out: Out) -> Out:
+        """The events of one step that consumers may see: those of calls announced (calls with
+        an outside party), and the leg events. Events of Callboard's own legs and of dial
+        attempts that never answered are dropped: they are not calls of their own."""
+        closing, self._closing = self._closing, set()
+        kept: Out = []
+        for event in out:
+            if isinstance(event, LegEvent) or event.linkedid in closing:
+                kept.append(event)
+                continue
+            call = self._calls.get(event.linkedid)
+            if call is not None and call.announced:
+                kept.append(event)
+        return kept
 
     # ---- read-only views ----------------------------------------------------------------
 
@@ -121,19 +151,17 @@ class CallRegistry:
         if ch is None:
             if not adopt:
                 return None
-            ch = self.adopt(m)
+            ch = self.adopt(m, out)
             if ch is None:
                 return None
         else:
             linkedid = m.get("Linkedid")
             if linkedid and linkedid != ch.linkedid:
                 self.relink(ch, linkedid, self._ts(m), out)
-        call = self._calls[ch.linkedid]
-        if not call.announced:
-            self.announce(call, out)
+        self.maybe_announce(self._calls[ch.linkedid], out)
         return ch
 
-    def adopt(self, m: Message) -> Channel | None:
+    def adopt(self, m: Message, out: Out | None = None) -> Channel | None:
         """Start tracking a channel from any message with the standard channel headers."""
         uniqueid = m.get("Uniqueid")
         name = m.get("Channel")
@@ -155,23 +183,72 @@ class CallRegistry:
             first_context=context,
             first_exten=exten,
         )
-        self.add_channel(ch, ts)
+        self.add_channel(ch, ts, out)
         return ch
 
-    def add_channel(self, ch: Channel, ts: float) -> None:
+    def add_channel(self, ch: Channel, ts: float, out: Out | None = None) -> None:
+        ch.role = self._rules.role(ch)
+        sibling_name = local_sibling(ch.name)
+        sibling = self._by_name.get(sibling_name) if sibling_name else None
+        if sibling is not None and PartyRole.LEG in (ch.role, sibling.role):
+            ch.role = sibling.role = PartyRole.LEG  # one Local pair, one leg
         self._channels[ch.uniqueid] = ch
         self._by_name[ch.name] = ch
         call = self._calls.get(ch.linkedid)
         if call is None:
             call = self._calls[ch.linkedid] = Call(linkedid=ch.linkedid, started=ts)
+            if out is not None and ch.role is not PartyRole.OUTSIDE:
+                call.leg = True
+                out.append(
+                    LegStarted(
+                        linkedid=ch.linkedid,
+                        at=to_utc(ts),
+                        channel=ch.name,
+                        uniqueid=ch.uniqueid,
+                        role=ch.role.value,
+                    )
+                )
         call.channels[ch.uniqueid] = ch
+
+    def sibling(self, ch: Channel) -> Channel | None:
+        name = local_sibling(ch.name)
+        return self._by_name.get(name) if name else None
+
+    @staticmethod
+    def has_party(call: Call) -> bool:
+        """A call is a call once it has an outside party: a caller, or a dialed customer leg
+        that answered. Callboard's own legs and dialplan plumbing alone are not."""
+        return any(
+            ch.role is PartyRole.OUTSIDE or (ch.role is PartyRole.DIALED and ch.state == STATE_UP)
+            for ch in call.channels.values()
+        )
+
+    def maybe_announce(self, call: Call, out: Out) -> bool:
+        """Announce the call if it is not yet and now has an outside party."""
+        if not call.announced and self.has_party(call):
+            self.announce(call, out)
+        return call.announced
 
     def announce(self, call: Call, out: Out) -> None:
         call.announced = True
         if not call.channels:
             return
         origin = call.channels.get(call.linkedid) or next(iter(call.channels.values()))
-        call.direction = self._rules.classify(origin)
+        by_agent = origin.role is PartyRole.LEG
+        if origin.role in (PartyRole.LEG, PartyRole.INTERNAL):
+            # started by an agent's own phone: the party is the first outside channel
+            origin = next(
+                (
+                    ch
+                    for ch in call.channels.values()
+                    if ch.role in (PartyRole.OUTSIDE, PartyRole.DIALED)
+                ),
+                origin,
+            )
+        call.direction = Direction.OUTBOUND if by_agent else self._rules.classify(origin)
+        call.caller_number, call.caller_name = origin.caller_number, origin.caller_name
+        sibling = self.sibling(origin)
+        call.party = (origin.uniqueid,) + (() if sibling is None else (sibling.uniqueid,))
         out.append(
             CallStarted(
                 linkedid=call.linkedid,
@@ -197,8 +274,7 @@ class CallRegistry:
         if new is None:
             new = self._calls[linkedid] = Call(linkedid=linkedid, started=ts)
         new.channels[ch.uniqueid] = ch
-        if not new.announced:
-            self.announce(new, out)
+        self.maybe_announce(new, out)
         out.append(
             ChannelJoined(
                 linkedid=linkedid,
@@ -224,8 +300,9 @@ class CallRegistry:
         if call is None:
             return
         call.channels.pop(ch.uniqueid, None)
-        if cause and not call.cause:
-            call.cause = cause
+        call.last_cause = cause
+        if cause and not call.cause and ch.role in (PartyRole.OUTSIDE, PartyRole.DIALED):
+            call.cause = cause  # the outside party's hangup is the call's cause
         if call.announced:
             at = to_utc(ts)
             if ch.recording:
@@ -254,15 +331,29 @@ class CallRegistry:
 
     def end_call(self, call: Call, ts: float, reason: EndReason | None, out: Out) -> None:
         self._calls.pop(call.linkedid, None)
+        cause = call.cause or call.last_cause  # the outside party's, else the last leg's
         if not call.announced:
-            return  # never reported (merged during its creation burst): nothing to close
+            # never a call: Callboard's own leg, or a dial attempt that never answered
+            if not call.leg:
+                return  # merged during its creation burst: nothing was reported
+            out.append(
+                LegEnded(
+                    linkedid=call.linkedid,
+                    at=to_utc(ts),
+                    cause=cause,
+                    cause_text=cause_text(cause),
+                    reason=reason or EndReason.HANGUP,
+                )
+            )
+            return
+        self._closing.add(call.linkedid)
         talk = ts - call.talk_started if call.talk_started is not None else 0.0
         out.append(
             CallEnded(
                 linkedid=call.linkedid,
                 at=to_utc(ts),
-                cause=call.cause,
-                cause_text=cause_text(call.cause),
+                cause=cause,
+                cause_text=cause_text(cause),
                 duration_s=round(max(0.0, ts - call.started), 6),
                 talk_s=round(max(0.0, talk), 6),
                 reason=reason or EndReason.HANGUP,

@@ -133,6 +133,19 @@ class InteractionWriter:
                     context=event.context,
                     exten=event.exten,
                 )
+            case ev.CallerIdChanged():
+                await lg.call_updated(
+                    event.linkedid,
+                    at=event.at,
+                    caller_number=event.caller_number or "",
+                    caller_name=event.caller_name or "",
+                )
+                await self._transition(
+                    event,
+                    "caller id changed",
+                    channel=event.channel,
+                    previous=event.previous_number or "",
+                )
             case ev.CallAnswered():
                 await lg.call_answered(event.linkedid, at=event.at)
                 await self._transition(event, "answered", channel=event.channel)
@@ -191,7 +204,9 @@ class InteractionWriter:
                 if self._close_orphans:
                     await self._end_orphans(set(event.live_calls), event.at)
             case ev.CallEvent():
-                pass  # DTMF (never logged), spy start/stop: the desktop shows them live
+                # DTMF (never logged), spy start/stop: the desktop shows them live; LegStarted
+                # / LegEnded: Callboard's own legs and unanswered dial attempts are no calls
+                pass
 
     async def _transition(self, event: ev.CallEvent, what: str, **detail: str) -> None:
         await self._log.add_transition(event.linkedid, at=event.at, what=what, **detail)

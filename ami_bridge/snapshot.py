@@ -74,8 +74,7 @@ class Snapshot:
             call = registry.live_call(ch.linkedid)
             if call is None:
                 continue
-            if not call.announced:
-                registry.announce(call, out)
+            if not call.announced and registry.maybe_announce(call, out):
                 if any(member.state == STATE_UP for member in call.channels.values()):
                     call.answered = True
                     origin = call.channels.get(call.linkedid, ch)
@@ -147,8 +146,9 @@ def _update(
     call = registry.live_call(ch.linkedid)
     if call is None:
         return
-    if not call.announced:  # caught in its creation burst: it is live, report it now
-        registry.announce(call, out)
+    # caught in its creation burst (or a dial attempt that answered meanwhile): report it now
+    # (not a call: Callboard's own leg, a dial attempt still ringing; its events are dropped)
+    registry.maybe_announce(call, out)
     if ch.state == STATE_UP and not call.answered:
         call.answered = True
         out.append(

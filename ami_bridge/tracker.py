@@ -9,6 +9,11 @@ Behaviours follow asterisk/traces/README.md: CallStarted waits for the channel-c
 (Newchannel, Newexten, VarSet, NewCallerid) to end so it carries the caller ID; a channel whose
 Linkedid changes (the agent leg at BridgeEnter) moves to the other call; a call ends when its
 last channel hangs up. Reconnect resync lives in `ami_bridge.snapshot`.
+
+Only a Linkedid with an outside party is a call (see `PartyRole`): Callboard's own legs (the
+agent leg it originates, a supervisor's spy leg, a nailed operator line) and dial attempts that
+never answer produce LegStarted/LegEnded only, never CallStarted/CallEnded; an agent leg shows
+up in the caller's call when its Linkedid switches (ChannelJoined).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ami_bridge.channels import STATE_RINGING, STATE_UP, Channel, DirectionRules
 from ami_bridge.events import (
     AmdResult,
     CallAnswered,
+    CallerIdChanged,
     CallEvent,
     CallHeld,
     CallResumed,
@@ -46,6 +52,8 @@ _JUMP_APPS = frozenset(
 )
 _SOFTHANGUP_ASYNCGOTO = "2"  # AST_SOFTHANGUP_ASYNCGOTO: SoftHangupRequest causes are flags
 _TRACKED_VARIABLES = frozenset({"MIXMONITOR_FILENAME", "AMDSTATUS", "AMDCAUSE"})
+UNKNOWN_PARTY = "unknown"  # a transfer party the events do not name (never a wrong one)
+_MAX_HOPS = 8  # Local pairs followed to find the party beyond
 
 
 class CallTracker(CallRegistry):
@@ -79,6 +87,8 @@ class CallTracker(CallRegistry):
             "ChanSpyStart": self._on_spy,
             "ChanSpyStop": self._on_spy,
             "Rename": self._on_rename,
+            "DialBegin": self._on_dial_begin,
+            "DialEnd": self._on_dial_end,
         }
 
     # ---- the one entry point ----------------------------------------------------------
@@ -89,7 +99,7 @@ class CallTracker(CallRegistry):
         handler = self._handlers.get(message.get("Event", ""))
         if handler is not None:
             handler(message, out)
-        return out
+        return self.visible(out)
 
     # ---- resync after a reconnect (see ami_bridge.snapshot) --------------------------------
 
@@ -108,7 +118,7 @@ class CallTracker(CallRegistry):
         if self._snapshot is None:
             raise RuntimeError("snapshot_complete() expected snapshot_started() first")
         pending, self._snapshot = self._snapshot, None
-        return pending.apply(self)
+        return self.visible(pending.apply(self))
 
     def resync(self, items: Iterable[Message]) -> list[CallEvent]:
         """snapshot_started + apply_snapshot + snapshot_complete in one call."""
@@ -119,18 +129,43 @@ class CallTracker(CallRegistry):
     # ---- channel life ---------------------------------------------------------------------
 
     def _on_newchannel(self, m: Message, out: Out) -> None:
-        self.adopt(m)
+        self.adopt(m, out)
 
     def _on_newcallerid(self, m: Message, out: Out) -> None:
         ch = self._channels.get(m.get("Uniqueid", ""))
-        if ch is not None:
-            ch.caller_number = parse_caller_id(m.get("CallerIDNum"))
-            ch.caller_name = parse_caller_id(m.get("CallerIDName"))
+        if ch is None:
+            return
+        ch.caller_number = parse_caller_id(m.get("CallerIDNum"))
+        ch.caller_name = parse_caller_id(m.get("CallerIDName"))
+        call = self._calls.get(ch.linkedid)
+        if (
+            call is None
+            or not call.announced  # still in the creation burst: CallStarted will carry it
+            or ch.uniqueid not in call.party
+            or ch.caller_number is None
+            or (ch.caller_number, ch.caller_name) == (call.caller_number, call.caller_name)
+        ):
+            return
+        previous, call.caller_number, call.caller_name = (
+            call.caller_number,
+            ch.caller_number,
+            ch.caller_name,
+        )
+        out.append(
+            CallerIdChanged(
+                linkedid=call.linkedid,
+                at=to_utc(self._ts(m)),
+                channel=ch.name,
+                caller_number=ch.caller_number,
+                caller_name=ch.caller_name,
+                previous_number=previous,
+            )
+        )
 
     def _on_newexten(self, m: Message, out: Out) -> None:
         ch = self._channels.get(m.get("Uniqueid", ""))
         if ch is None:
-            ch = self.adopt(m)
+            ch = self.adopt(m, out)
             if ch is None:
                 return
         elif m.get("Linkedid", ch.linkedid) != ch.linkedid:
@@ -199,6 +234,7 @@ class CallTracker(CallRegistry):
             )
         elif state == STATE_UP:
             call = self._calls[ch.linkedid]
+            self.maybe_announce(call, out)  # a dial attempt becomes a call when it answers
             if not call.answered:
                 call.answered = True
                 out.append(
@@ -221,6 +257,20 @@ class CallTracker(CallRegistry):
         ch = self._channel(m, out, adopt=False)
         if ch is not None:
             self.remove_channel(ch, self._ts(m), parse_cause(m.get("Cause")), out)
+
+    def _on_dial_begin(self, m: Message, out: Out) -> None:
+        """Who a channel is dialing: the party beyond it while the target still rings. An
+        Originate's DialBegin has only Dest* headers (no caller), so it is skipped."""
+        caller = self._channels.get(m.get("Uniqueid", ""))
+        dest = m.get("DestUniqueid", "")
+        if caller is not None and dest and dest not in caller.dialing:
+            caller.dialing.append(dest)
+
+    def _on_dial_end(self, m: Message, out: Out) -> None:
+        caller = self._channels.get(m.get("Uniqueid", ""))
+        dest = m.get("DestUniqueid", "")
+        if caller is not None and dest in caller.dialing:
+            caller.dialing.remove(dest)
 
     def _on_rename(self, m: Message, out: Out) -> None:
         ch = self._channels.get(m.get("Uniqueid", ""))
@@ -348,55 +398,122 @@ class CallTracker(CallRegistry):
         transferer: str | None,
         m: Message,
         out: Out,
+        *,
+        transferee: str | None = None,
     ) -> None:
+        """`ch` is a channel of the call (the transferee when known); `transferee` is the name
+        reported, when not `ch`'s (the party beyond it, or "unknown")."""
         call = self._calls[ch.linkedid]
-        if not call.announced:
-            self.announce(call, out)
+        self.maybe_announce(call, out)
         out.append(
             CallTransferred(
                 linkedid=ch.linkedid,
                 at=to_utc(self._ts(m)),
                 kind=kind,
-                channel=ch.name,
+                channel=ch.name if transferee is None else transferee,
                 target=target,
                 transferer=transferer,
             )
         )
 
+    def _known(self, m: Message, prefix: str) -> Channel | None:
+        """The channel a transfer event names with `<prefix>Uniqueid` / `<prefix>Channel`."""
+        ch = self._channels.get(m.get(f"{prefix}Uniqueid", ""))
+        if ch is None:
+            name = m.get(f"{prefix}Channel")
+            ch = self._by_name.get(name) if name else None
+        return ch
+
+    def party_beyond(self, ch: Channel) -> Channel:
+        """The real party behind a Local half: follow each ;1/;2 pair to whoever its other half
+        is bridged with (or is dialing, while the target rings). A channel that is no Local
+        half, or whose other half runs dialplan (a handset, an agent's phone), is the party."""
+        seen = {ch.uniqueid}
+        for _ in range(_MAX_HOPS):
+            sibling = self.sibling(ch)
+            if sibling is None:
+                break
+            beyond: Channel | None = None
+            if sibling.bridge_id is not None:
+                others = [c for c in self._bridges.get(sibling.bridge_id, []) if c is not sibling]
+                if len(others) == 1:
+                    beyond = others[0]
+            elif len(sibling.dialing) == 1:
+                beyond = self._channels.get(sibling.dialing[0])
+            if beyond is None or beyond.uniqueid in seen:
+                break
+            seen.add(beyond.uniqueid)
+            ch = beyond
+        return ch
+
+    def _party_name(self, ch: Channel | None) -> str:
+        return UNKNOWN_PARTY if ch is None else self.party_beyond(ch).name
+
+    def _sole_other(self, bridge_id: str, exclude: set[str]) -> Channel | None:
+        others = [c for c in self._bridges.get(bridge_id, []) if c.uniqueid not in exclude]
+        return others[0] if len(others) == 1 else None
+
     def _on_blind_transfer(self, m: Message, out: Out) -> None:
-        ch = self._channels.get(m.get("TransfereeUniqueid", ""))
-        if m.get("Result") != "Success" or ch is None:
+        if m.get("Result") != "Success":
             return
-        ch.transfer_pending = True  # its coming jump to the target is this transfer
+        transferer = self._known(m, "Transferer")
+        transferee = self._known(m, "Transferee")
+        if transferee is None and transferer is not None:
+            transferee = self._sole_other(m.get("BridgeUniqueid", ""), {transferer.uniqueid})
+        anchor = transferee or transferer
+        if anchor is None:
+            return
+        if transferee is not None:
+            transferee.transfer_pending = True  # its coming jump to the target is this transfer
         target = f"{m.get('Context', '')},{m.get('Extension', '')}"
-        self._transferred(ch, TransferKind.BLIND, target, m.get("TransfererChannel"), m, out)
+        self._transferred(
+            anchor,
+            TransferKind.BLIND,
+            target,
+            m.get("TransfererChannel"),
+            m,
+            out,
+            transferee=self._party_name(transferee),
+        )
 
     def _on_attended_transfer(self, m: Message, out: Out) -> None:
         if m.get("Result") != "Success":
             return
-        ch = self._channels.get(m.get("TransfereeUniqueid", "")) or self._channels.get(
-            m.get("OrigTransfererUniqueid", "")
-        )
-        if ch is None:
+        transferer = self._known(m, "OrigTransferer")
+        second = self._known(m, "SecondTransferer")
+        target_ch = self._known(m, "TransferTarget")
+        transferee = self._known(m, "Transferee")
+        ours = {c.uniqueid for c in (transferer, second, target_ch) if c is not None}
+        if transferee is None:  # no Transferee headers: the transferer's peer, if only one
+            transferee = self._sole_other(m.get("OrigBridgeUniqueid", ""), ours)
+        anchor = transferee or transferer or second or target_ch
+        if anchor is None:
             return
-        dest = m.get("DestType", "")
-        if dest == "Bridge":
-            target = m.get("TransferTargetChannel") or m.get("DestBridgeUniqueid", "")
-        elif dest == "App":
-            target = m.get("DestApp", "")
-        elif dest == "Link":
-            target = m.get("LocalOneChannel", "")
-        else:
-            target = dest.lower()
-        self._transferred(ch, TransferKind.ATTENDED, target, m.get("OrigTransfererChannel"), m, out)
+        if transferee is not None:
+            ours.add(transferee.uniqueid)
+        party: Channel | None = None
+        if m.get("DestType") == "App" and second is not None and len(second.dialing) == 1:
+            party = self._channels.get(second.dialing[0])  # blonde: the target still rings
+        if party is None:
+            party = target_ch
+        if party is None and m.get("DestType") == "Bridge":
+            party = self._sole_other(m.get("DestBridgeUniqueid", ""), ours)
+        target = UNKNOWN_PARTY if party is None else self.party_beyond(party).name
+        self._transferred(
+            anchor,
+            TransferKind.ATTENDED,
+            target,
+            m.get("OrigTransfererChannel"),
+            m,
+            out,
+            transferee=self._party_name(transferee),
+        )
 
     def _on_spy(self, m: Message, out: Out) -> None:
         spyee = self._channels.get(m.get("SpyeeUniqueid", ""))
         if spyee is None:
             return
-        call = self._calls[spyee.linkedid]
-        if not call.announced:
-            self.announce(call, out)
+        self.maybe_announce(self._calls[spyee.linkedid], out)
         kind = SpyStarted if m.get("Event") == "ChanSpyStart" else SpyStopped
         out.append(
             kind(

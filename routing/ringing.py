@@ -3,7 +3,7 @@
 The card (AgentOffered) goes on the bus BEFORE the Originate, so the desktop shows the debtor
 before the phone rings. The Originate rings the agent's endpoint and, on answer, bridges it with
 the waiting caller (trace 03). Its `ChannelId` names the agent leg, so the leg can be found (from
-the tracker's CallStarted) and hung up if the caller leaves while it rings.
+the tracker's LegStarted) and hung up if the caller leaves while it rings.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class Ringer:
         self._leg_ids = itertools.count(1)
 
     def leg_started(self, uniqueid: str, channel: str) -> None:
-        """The tracker saw a new call; if it is one of our agent legs, learn its channel."""
+        """The tracker saw a new leg; if it is one of our agent legs, learn its channel."""
         leg = self._legs.get(uniqueid)
         if leg is None:
             return

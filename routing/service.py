@@ -19,7 +19,7 @@ from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
 
 from ami_bridge.errors import AmiError
-from ami_bridge.events import CallBridged, CallEnded, CallStarted, CallTransferred
+from ami_bridge.events import CallBridged, CallEnded, CallStarted, CallTransferred, LegStarted
 from ami_bridge.switch import DialplanTarget, Switch
 from crm_core.bus import Bus, Event, Overflow, SubscriberOverflow, Subscription
 from crm_core.clock import Clock
@@ -132,6 +132,7 @@ class AcdService:
         return self._bus.subscribe(
             "routing-acd",
             CallStarted,
+            LegStarted,
             CallBridged,
             CallTransferred,
             CallEnded,
@@ -266,8 +267,11 @@ class AcdService:
 
     def on_call_event(self, event: Event) -> None:
         match event:
-            case CallStarted(uniqueid=uniqueid, channel=channel):
-                self._ringer.leg_started(uniqueid, channel)
+            case (
+                LegStarted(uniqueid=uniqueid, channel=channel)
+                | CallStarted(uniqueid=uniqueid, channel=channel)
+            ):
+                self._ringer.leg_started(uniqueid, channel)  # the agent leg is a LegStarted
             case CallBridged(linkedid=linkedid, parties=parties):
                 call = self.acd.call(linkedid)
                 if (

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from ami_bridge.events import CallEnded, CallStarted, Direction, EndReason
+from ami_bridge.events import CallEnded, CallStarted, Direction, EndReason, LegEnded
 from ami_bridge.link import LinkState
 from ami_bridge.resync import PbxResynced
 from ami_bridge.service import ORPHAN_REASON, AmiBridge, InteractionWriter, LinkStatusChanged
@@ -71,19 +71,22 @@ async def rows(db: Database) -> list[Interaction]:
 
 
 async def test_a_whole_traced_call_is_logged_once_with_its_end(sqlite_db: Database) -> None:
+    """Trace 03. The agent leg Callboard originated (its own Linkedid until BridgeEnter, and
+    the agent phone's half keeps it) is part of the caller's call, never an interaction."""
     async with bridged(sqlite_db, trace("03").connection("A")) as run:
         await run.until(PbxResynced)
         await run.bridge.switch.originate(CALLER)
         await run.bridge.switch.connect(
             "Local/100@cb-hold-00000000;2", "Local/agent1@cb-agents", caller_id=CALLER.caller_id
         )
-        await run.until(CallEnded, 2)
+        await run.until(CallEnded)
+        await run.until(LegEnded)  # the agent phone's half, last to hang up
         status = run.bridge.status()
         assert status.link is LinkState.UP and status.last_error is None
         assert status.live_calls == 0 and status.events_failed == 0
     assert run.bridge.status().log_written > 10 and run.bridge.status().log_failed == 0
     logged = await rows(sqlite_db)
-    assert [row.linkedid for row in logged] == ["1795444938.0", "1795444941.2"]
+    assert [row.linkedid for row in logged] == ["1795444938.0"]  # no ghost for the agent leg
     caller = logged[0]
     assert caller.direction.value == "inbound" and caller.caller_number == "5551234"
     assert caller.answered_at and caller.connected_at and caller.ended_at

@@ -14,9 +14,7 @@ L2 = "1795445166.6"
 
 EXPECTED = {
     "1": [
-        ("CallStarted", L0, "internal", "agent1@cb-agent-phone-0;1", "2001"),
-        ("CallAnswered", L0, "agent1@cb-agent-phone-0;2"),
-        ("CallBridged", L0, "agent1@cb-agent-phone-0;1", "agent1@cb-agent-phone-0;1"),
+        ("LegStarted", L0, "leg", "agent1@cb-agent-phone-0;1"),
     ],
     "caller 100": [
         ("CallStarted", L1, "inbound", "100@cb-hold-2;1", "5551234"),
@@ -44,10 +42,7 @@ EXPECTED = {
     ],
     "4": [],
     "5": [
-        ("ChannelHungUp", L0, "agent1@cb-agent-phone-0;2", "0"),
-        ("CallUnbridged", L0, "agent1@cb-agent-phone-0;1"),
-        ("ChannelHungUp", L0, "agent1@cb-agent-phone-0;1", "16"),
-        ("CallEnded", L0, "16", "hangup"),
+        ("LegEnded", L0, "16", "hangup"),
     ],
 }
 

@@ -19,9 +19,7 @@ EXPECTED = {
         ("CallStarted", L0, "inbound", "100@cb-hold-0;1", "5551234"),
         ("CallAnswered", L0, "100@cb-hold-0;2"),
         ("CallHeld", L0, "music_on_hold", "100@cb-hold-0;2"),
-        ("CallStarted", L1, "internal", "agent1@cb-agents-1;1", "5551234"),
-        ("CallRinging", L1, "agent1@cb-agents-1;1"),
-        ("CallAnswered", L1, "agent1@cb-agents-1;2"),
+        ("LegStarted", L1, "leg", "agent1@cb-agents-1;1"),
         ("CallResumed", L0, "music_on_hold", "100@cb-hold-0;2"),
         ("CallBridged", L0, "100@cb-hold-0;2", "100@cb-hold-0;2"),
         ("ChannelJoined", L0, "agent1@cb-agents-1;1", L1),
@@ -32,8 +30,7 @@ EXPECTED = {
         ("ChannelHungUp", L0, "100@cb-hold-0;2", "16"),
         ("ChannelHungUp", L0, "agent1@cb-agents-1;1", "16"),
         ("CallEnded", L0, "16", "hangup"),
-        ("ChannelHungUp", L1, "agent1@cb-agents-1;2", "16"),
-        ("CallEnded", L1, "16", "hangup"),
+        ("LegEnded", L1, "16", "hangup"),
     ],
 }
 

@@ -4,6 +4,7 @@ a dialer leg whose trunk context looks inbound. Messages follow the captures' he
 
 from __future__ import annotations
 
+from ami_bridge.channels import DirectionRules
 from ami_bridge.events import CallEnded, Direction, EndReason
 from ami_bridge.tracker import CallTracker
 from tests.ami_bridge.tracker_replay import clock_at, compact_all
@@ -72,14 +73,13 @@ def test_a_trunk_caller_bridged_to_a_pjsip_agent_leg() -> None:
         ("CallStarted", "c.1", "inbound", "PJSIP/trunk-00000001", "5551234"),
         ("CallAnswered", "c.1", "PJSIP/trunk-00000001"),
         ("CallHeld", "c.1", "music_on_hold", "PJSIP/trunk-00000001"),
-        ("CallStarted", "a.1", "internal", "PJSIP/agent1-00000002", "5551234"),
-        ("CallRinging", "a.1", "PJSIP/agent1-00000002"),
-        ("CallAnswered", "a.1", "PJSIP/agent1-00000002"),
+        # Callboard's agent leg is not a call of its own
+        ("LegStarted", "a.1", "leg", "PJSIP/agent1-00000002"),
         ("CallResumed", "c.1", "music_on_hold", "PJSIP/trunk-00000001"),
         ("CallBridged", "c.1", "PJSIP/trunk-00000001", "PJSIP/trunk-00000001"),
         ("ChannelJoined", "c.1", "PJSIP/agent1-00000002", "a.1"),
-        # the agent's own call had only this leg: it is over, merged into the caller's
-        ("CallEnded", "a.1", "0", "merged into another call"),
+        # the agent leg's own Linkedid had only this channel: it is over, merged
+        ("LegEnded", "a.1", "0", "merged into another call"),
         ("CallBridged", "c.1", "PJSIP/agent1-00000002", "PJSIP/trunk-00000001", AGENT),
         ("CallUnbridged", "c.1", "PJSIP/trunk-00000001", "PJSIP/agent1-00000002"),
         ("ChannelHungUp", "c.1", "PJSIP/trunk-00000001", "16"),
@@ -96,16 +96,60 @@ def test_a_trunk_caller_bridged_to_a_pjsip_agent_leg() -> None:
 
 def test_a_dialer_leg_is_outbound_whatever_context_the_trunk_gives_it() -> None:
     tracker = CallTracker(clock_at(T0))
+    leg = "PJSIP/trunk-00000004"
+    stream = [
+        channel_event("Newchannel", leg, "dial-8-a", "dial-8-a", 0, ChannelState="0"),
+        channel_event("Newstate", leg, "dial-8-a", "dial-8-a", 1, ChannelState="5"),
+        channel_event("Newstate", leg, "dial-8-a", "dial-8-a", 3),
+        channel_event("Hangup", leg, "dial-8-a", "dial-8-a", 9, Cause="16"),
+    ]
+    events = [e for m in stream for e in tracker.feed(m)]
+    assert compact_all(events) == [
+        ("LegStarted", "dial-8-a", "dialed", leg),
+        ("CallStarted", "dial-8-a", "outbound", leg, "5551234"),
+        ("CallAnswered", "dial-8-a", leg),
+        ("ChannelHungUp", "dial-8-a", leg, "16"),
+        ("CallEnded", "dial-8-a", "16", "hangup"),
+    ]
+    assert events[1].direction is Direction.OUTBOUND
+    assert isinstance(events[-1], CallEnded) and events[-1].reason is EndReason.HANGUP
+
+
+def test_a_dial_attempt_that_never_answers_is_no_call() -> None:
+    """Busy, no answer, rejected: the dialer knows the outcome from OriginateResponse; the
+    attempt is reported as a leg (LegStarted/LegEnded with its cause), never as a call."""
+    tracker = CallTracker(clock_at(T0))
     leg = "PJSIP/trunk-00000003"
-    events = tracker.feed(channel_event("Newchannel", leg, "dial-7-a", "dial-7-a", 0))
+    events = tracker.feed(
+        channel_event("Newchannel", leg, "dial-7-a", "dial-7-a", 0, ChannelState="0")
+    )
+    events += tracker.feed(
+        channel_event("Newstate", leg, "dial-7-a", "dial-7-a", 0.5, ChannelState="5")
+    )
     events += tracker.feed(channel_event("Hangup", leg, "dial-7-a", "dial-7-a", 1, Cause="17"))
     assert compact_all(events) == [
-        ("CallStarted", "dial-7-a", "outbound", leg, "5551234"),
-        ("ChannelHungUp", "dial-7-a", leg, "17"),
-        ("CallEnded", "dial-7-a", "17", "hangup"),
+        ("LegStarted", "dial-7-a", "dialed", leg),
+        ("LegEnded", "dial-7-a", "17", "hangup"),
     ]
-    assert events[0].direction is Direction.OUTBOUND
-    assert isinstance(events[-1], CallEnded) and events[-1].reason is EndReason.HANGUP
+
+
+def test_a_pjsip_agent_endpoint_is_a_leg_without_channel_id_or_agent_context() -> None:
+    """The composition root names the agent endpoints; a leg rung without Callboard's ChannelId
+    in a context the rules do not know is still the agent's leg, not a call."""
+    tracker = CallTracker(
+        clock_at(T0), rules=DirectionRules(agent_endpoints=frozenset({"PJSIP/agent7"}))
+    )
+    agent = "PJSIP/agent7-0000000a"
+    stream = [
+        channel_event("Newchannel", agent, "x.1", "x.1", 0, ChannelState="0", Context="phones"),
+        channel_event("Newstate", agent, "x.1", "x.1", 1, ChannelState="5", Context="phones"),
+        channel_event("Hangup", agent, "x.1", "x.1", 9, Cause="19", Context="phones"),
+    ]
+    events = [e for m in stream for e in tracker.feed(m)]
+    assert compact_all(events) == [
+        ("LegStarted", "x.1", "leg", agent),
+        ("LegEnded", "x.1", "19", "hangup"),
+    ]
 
 
 def test_a_redirect_that_raises_a_softhangup_flag_is_still_a_redirect() -> None:

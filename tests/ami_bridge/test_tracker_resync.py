@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ami_bridge.events import CallEnded, EndReason
+from ami_bridge.events import CallEnded, EndReason, LegEnded
 from ami_bridge.frames import Message
 from ami_bridge.tracker import CallTracker
 from tests.ami_bridge.tracker_replay import clock_at, compact_all, trace
@@ -57,8 +57,7 @@ def test_a_fresh_tracker_adopts_every_live_call(kind: str) -> None:
         ("CallAnswered", CALL1, "100@cb-hold-0;1"),
         ("CallStarted", CALL2, "inbound", "200@incoming-direct-2;1", "5559876"),
         ("CallAnswered", CALL2, "200@incoming-direct-2;1"),
-        ("CallStarted", AGENT, "internal", "agent1@cb-agents-1;2", "5551234"),
-        ("CallAnswered", AGENT, "agent1@cb-agents-1;2"),
+        # the agent phone's own Linkedid (agent ;2) is Callboard's leg, not a call
         ("CallBridged", CALL1, "100@cb-hold-0;2", "100@cb-hold-0;2"),
         ("CallBridged", CALL1, "agent1@cb-agents-1;1", "100@cb-hold-0;2", "agent1@cb-agents-1;1"),
     ]
@@ -96,8 +95,10 @@ def test_an_empty_list_closes_every_call() -> None:
     tracker = _tracker_after_connection_a()
     events = tracker.resync([])
     ended = [e for e in events if isinstance(e, CallEnded)]
-    assert sorted(e.linkedid for e in ended) == sorted([CALL1, AGENT, CALL2])
+    assert sorted(e.linkedid for e in ended) == sorted([CALL1, CALL2])
     assert {e.reason for e in ended} == {EndReason.LINK_DOWN}
+    legs = [e for e in events if isinstance(e, LegEnded)]
+    assert [(e.linkedid, e.reason) for e in legs] == [(AGENT, EndReason.LINK_DOWN)]
     assert (tracker.call_count, tracker.channel_count) == (0, 0)
 
 
@@ -139,12 +140,11 @@ def test_a_tracker_started_mid_call_adopts_what_it_sees() -> None:
     tracker = CallTracker(clock_at(1795444000))
     events = [e for m in messages[start:] for e in tracker.feed(m)]
     assert compact_all(events) == [
+        ("LegStarted", "1795444941.2", "leg", "agent1@cb-agents-1;2"),
         ("CallStarted", "1795444938.0", "inbound", "100@cb-hold-0;1", "5551234"),
         ("ChannelHungUp", "1795444938.0", "100@cb-hold-0;1", "16"),
         ("CallEnded", "1795444938.0", "16", "hangup"),
-        ("CallStarted", "1795444941.2", "internal", "agent1@cb-agents-1;2", "5551234"),
-        ("ChannelHungUp", "1795444941.2", "agent1@cb-agents-1;2", "16"),
-        ("CallEnded", "1795444941.2", "16", "hangup"),
+        ("LegEnded", "1795444941.2", "16", "hangup"),
     ]
 
 

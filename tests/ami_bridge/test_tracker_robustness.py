@@ -9,7 +9,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ami_bridge.events import CallEnded, CallEvent, CallStarted
+from ami_bridge.events import CallEnded, CallEvent, CallStarted, LegEnded, LegStarted
 from ami_bridge.tracker import CallTracker
 from tests.ami_bridge.tracker_replay import clock_at, trace
 
@@ -40,11 +40,23 @@ def assert_consistent(tracker: CallTracker) -> None:
 
 
 def assert_well_formed(events: list[CallEvent]) -> None:
-    """Per Linkedid: CallStarted, then its events, then CallEnded; again only after a restart."""
+    """Per Linkedid: CallStarted, then its events, then CallEnded; again only after a restart.
+    A Linkedid that is not a call (yet) has LegStarted, then LegEnded or CallStarted, and no
+    call event in between."""
     live: set[str] = set()
+    legs: set[str] = set()
     for event in events:
+        if isinstance(event, LegStarted):
+            assert event.linkedid not in legs | live, f"LegStarted inside {event.linkedid}"
+            legs.add(event.linkedid)
+            continue
+        if isinstance(event, LegEnded):
+            assert event.linkedid in legs, f"LegEnded without LegStarted {event.linkedid}"
+            legs.discard(event.linkedid)
+            continue
         if isinstance(event, CallStarted):
             assert event.linkedid not in live, f"second CallStarted for {event.linkedid}"
+            legs.discard(event.linkedid)
             live.add(event.linkedid)
             continue
         assert event.linkedid in live, f"{type(event).__name__} outside its call"

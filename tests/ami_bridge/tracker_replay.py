@@ -14,6 +14,7 @@ from ami_bridge.events import (
     CallAnswered,
     CallBridged,
     CallEnded,
+    CallerIdChanged,
     CallEvent,
     CallHeld,
     CallResumed,
@@ -24,6 +25,8 @@ from ami_bridge.events import (
     ChannelHungUp,
     ChannelJoined,
     DtmfReceived,
+    LegEnded,
+    LegStarted,
     RecordingStarted,
     RecordingStopped,
     SpyStarted,
@@ -131,6 +134,12 @@ def compact(event: CallEvent) -> Compact:
             return (name, lid, short(event.channel), str(event.cause))
         case CallEnded():
             return (name, lid, str(event.cause), event.reason.value)
+        case LegStarted():
+            return (name, lid, event.role, short(event.channel))
+        case LegEnded():
+            return (name, lid, str(event.cause), event.reason.value)
+        case CallerIdChanged():
+            return (name, lid, short(event.channel), event.caller_number or "")
         case SpyStarted() | SpyStopped():
             return (name, lid, short(event.spyer), short(event.spyee))
     return (name, lid)

@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from ami_bridge.events import (
     CallEnded,
-    CallStarted,
     CallTransferred,
-    ChannelHungUp,
+    LegEnded,
+    LegStarted,
     TransferKind,
 )
 from ami_bridge.link import LinkConfig
@@ -179,7 +179,7 @@ async def test_card_is_pushed_before_the_ring_then_talk_wrap_up_ready(sqlite_db)
         assert offered.card is not None
         assert (offered.card["contact_id"], offered.card["name"]) == (contact_id, "Alice Debtor")
         assert offered.ivr_path == ("1", "account")
-        agent_leg = await r.until(CallStarted, lambda e: e.channel.startswith("Local/agent1@"))
+        agent_leg = await r.until(LegStarted, lambda e: e.channel.startswith("Local/agent1@"))
         # the card went out before the PBX had even created the agent's leg
         assert r.history.index(offered) < r.history.index(agent_leg)
         connected = await r.until(CallConnected)
@@ -245,10 +245,10 @@ async def test_caller_hangs_up_while_the_agent_rings_cancels_the_agent_leg(sqlit
     async with rig(sqlite_db, agent1=AgentPhone(ring_secs=10)) as r:
         r.login("agent1")
         linkedid = await r.enqueue("104", hold_secs=0.5)
-        agent_leg = await r.until(CallStarted, lambda e: e.channel.startswith("Local/agent1@"))
+        agent_leg = await r.until(LegStarted, lambda e: e.channel.startswith("Local/agent1@"))
         await r.until(CallAbandoned, lambda e: e.linkedid == linkedid)
         # the ACD hung up the ringing agent leg instead of letting it ring on
-        await r.until(ChannelHungUp, lambda e: e.channel == agent_leg.channel, within=3)
+        await r.until(LegEnded, lambda e: e.linkedid == agent_leg.linkedid, within=3)
         assert r.acd.acd.agent("agent1").state is AgentState.READY
 
 
