@@ -11,8 +11,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from agent_desktop import contacts
-from agent_desktop.api_routes import STRING, ApiRoute, json_body
+from agent_desktop import contacts, wrapup
+from agent_desktop.api_routes import INTEGER, STRING, ApiRoute, json_body
 from agent_desktop.callbacks import callback_list
 from agent_desktop.errors import ApiError, forbidden, invalid, not_found, plain_text, read_json
 from agent_desktop.keys import BOARD, DEPS
@@ -24,6 +24,9 @@ from crm_core.models import Interaction, Task
 from crm_core.tasks import complete_task, task_scope
 
 SEARCH_MAX = 100  # characters of a contact search
+
+
+OBJECT = {"type": "object"}
 
 
 def _int(request: web.Request, name: str) -> int:
@@ -318,6 +321,35 @@ ROUTES = (
         "Bind a contact you searched for to your current call",
         "operator",
         body=json_body(contact_id={"type": "integer"}),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/calls/{linkedid}/disposition",
+        wrapup.save_disposition,
+        "Save your disposition of a call, once (a repeat with the same key answers the first"
+        " result; another key is refused with 409 disposition.already_saved)",
+        "operator",
+        body=json_body(
+            key=STRING, disposition=STRING, notes=STRING, promise=OBJECT, callback=OBJECT
+        ),
+    ),
+    ApiRoute(
+        "PUT",
+        "/api/calls/{linkedid}/disposition",
+        wrapup.correct_disposition,
+        "Correct a saved disposition: it replaces the earlier one (its promise and callback are"
+        " cancelled). Its operator within [dispositions] correction_window_s of saving;"
+        " supervisors and administrators any time (user_id: whose, if several)",
+        "operator",
+        body=json_body(
+            key=STRING,
+            disposition=STRING,
+            notes=STRING,
+            promise=OBJECT,
+            callback=OBJECT,
+            reason=STRING,
+            user_id=INTEGER,
+        ),
     ),
     ApiRoute(
         "GET",

@@ -1,4 +1,5 @@
-"""Today's figures for one operator, from the interaction log and promises."""
+"""Today's figures for one operator, from the interaction log and promises (those a correction
+cancelled do not count)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.models import Interaction, PromiseToPay
+from crm_core.models import Interaction, PromiseStatus, PromiseToPay
 
 
 def start_of_day(now: datetime, tz: str) -> datetime:
@@ -32,7 +33,9 @@ async def today(session: AsyncSession, user_id: int, now: datetime, tz: str) -> 
             talk += max(0.0, (ended_at - connected_at).total_seconds())
     promised = await session.execute(
         select(func.count(PromiseToPay.id), func.coalesce(func.sum(PromiseToPay.amount), 0)).where(
-            PromiseToPay.created_by == user_id, PromiseToPay.created_at >= since
+            PromiseToPay.created_by == user_id,
+            PromiseToPay.created_at >= since,
+            PromiseToPay.status != PromiseStatus.CANCELLED,  # replaced by a correction
         )
     )
     promises, amount = promised.one()  # the sum keeps the Money type: exact on every backend

@@ -11,10 +11,8 @@ from agent_desktop.callbacks import callback_list
 from agent_desktop.errors import ApiError, invalid, read_json, unavailable
 from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER
 from agent_desktop.principal import Principal
-from agent_desktop.security import SESSION, client_address, current, require
-from crm_core.interactions import InteractionLog
+from agent_desktop.security import SESSION, current, require
 from crm_core.models import Interaction
-from dialer.conversations import record_disposition
 from routing.agent_state import AgentState
 from routing.errors import RoutingError
 
@@ -134,61 +132,8 @@ async def agent_action(request: web.Request) -> web.Response:
 
 
 async def save_wrapup(request: web.Request) -> web.Response:
+    """The desk's wrap-up: the operator's one disposition of their call (crm_core.dispositions)."""
     principal = require(request)
     require_active_tab(request, principal)
-    deps = request.app[DEPS]
-    board = request.app[BOARD]
     body = await read_json(request)
-    try:
-        wrap = wrapup.parse(body, deps.dispositions)
-    except wrapup.WrapUpError as exc:
-        raise invalid(exc.field, exc.message) from exc
-    call = board.calls.get(wrap.linkedid)
-    offered_here = call is not None and call.agent_id == principal.agent_id
-    async with deps.db.session() as session:
-        interaction = (
-            await session.execute(select(Interaction).where(Interaction.linkedid == wrap.linkedid))
-        ).scalar_one_or_none()
-    if interaction is None and call is not None and offered_here:
-        await InteractionLog(deps.db).call_started(
-            wrap.linkedid,
-            started_at=call.offered_at or deps.clock.now(),
-            caller_number=call.caller_number or "",
-            queue=call.queue,
-            contact_id=call.contact_id,
-        )
-    async with deps.db.session() as session:
-        interaction = (
-            await session.execute(select(Interaction).where(Interaction.linkedid == wrap.linkedid))
-        ).scalar_one_or_none()
-        if interaction is None:
-            raise ApiError(404, "not_found", f"no call {wrap.linkedid}")
-        if not offered_here and interaction.agent_id != principal.user_id:
-            raise ApiError(403, "auth.forbidden", "this call was not yours")
-        if interaction.contact_id is None and call is not None and call.contact_id is not None:
-            interaction.contact_id = call.contact_id
-        try:
-            result = await wrapup.save(
-                session,
-                wrap,
-                interaction,
-                user_id=principal.user_id,
-                queue=call.queue if call is not None else interaction.queue,
-                now=deps.clock.now(),
-                center_tz=deps.settings.center.timezone,
-                remote_addr=client_address(request),
-            )
-        except wrapup.WrapUpError as exc:
-            raise invalid(exc.field, exc.message) from exc
-    await record_disposition(
-        deps.db,
-        linkedid=wrap.linkedid,
-        right_party=wrap.code.right_party,
-        contact_id=interaction.contact_id,
-        debt_id=interaction.debt_id,
-        phone=interaction.caller_number or "",
-        started_at=interaction.started_at,
-        ended_at=interaction.ended_at,
-        now=deps.clock.now(),
-    )
-    return web.json_response(result)
+    return web.json_response(await wrapup.save(request, principal, body))

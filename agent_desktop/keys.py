@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from agent_desktop.board import LiveBoard
-from agent_desktop.dispositions import DEFAULT_DISPOSITIONS, DispositionCode
 from agent_desktop.hub import Hub
 from agent_desktop.i18n import Renderer
 from agent_desktop.ports import AgentControl
@@ -18,6 +17,7 @@ from crm_core.bus import Bus
 from crm_core.clock import Clock, SystemClock
 from crm_core.config import Settings
 from crm_core.db import Database
+from crm_core.dispositions import DEFAULT_DISPOSITIONS, DispositionCode
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -99,6 +99,13 @@ class DialerSettings:
 
 
 @dataclass(frozen=True)
+class DispositionSettings:
+    # How long after saving a disposition its operator may still correct it (a slip of the
+    # finger caught at once); later, only a supervisor or an administrator may correct it.
+    correction_window_s: int = 600
+
+
+@dataclass(frozen=True)
 class RecordingsSettings:
     directory: str = "var/recordings"
     layout: str = "{date}/{queue}/{linkedid}.wav"
@@ -115,6 +122,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     dialer: DialerSettings = field(default_factory=DialerSettings)
+    dispositions: DispositionSettings = field(default_factory=DispositionSettings)
     recordings: RecordingsSettings = field(default_factory=RecordingsSettings)
 
 
@@ -277,5 +285,7 @@ def _validate(settings: Settings, source: str) -> None:
             ) from exc
     if settings.web.address_failures < 1 or settings.web.address_delay_s < 0:
         raise ConfigError(f"{source}: [web] address_failures >= 1 and address_delay_s >= 0")
+    if settings.dispositions.correction_window_s < 0:
+        raise ConfigError(f"{source}: [dispositions] correction_window_s: must be at least 0")
     if settings.recordings.workers < 1:
         raise ConfigError(f"{source}: [recordings] workers: must be at least 1")

@@ -4,6 +4,7 @@ from crm_core.models.audit import AuditEntry
 from crm_core.models.base import Base, Money, UtcDateTime
 from crm_core.models.contact import Contact, ContactKind, ContactPhone, Phone, PhoneKind
 from crm_core.models.debt import Debt, DebtStatus, Payment, PromiseStatus, PromiseToPay
+from crm_core.models.disposition import CallDisposition
 from crm_core.models.interaction import Direction, Interaction, InteractionKind
 from crm_core.models.task import Task, TaskKind, TaskStatus
 from crm_core.models.user import QueueDefinition, Role, Skill, User, UserSkill
@@ -11,6 +12,7 @@ from crm_core.models.user import QueueDefinition, Role, Skill, User, UserSkill
 __all__ = [
     "AuditEntry",
     "Base",
+    "CallDisposition",
     "Contact",
     "ContactKind",
     "ContactPhone",
