@@ -15,12 +15,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent_desktop.acd_adapter import RoutingAgentControl
 from agent_desktop.app import create_app
 from agent_desktop.keys import DesktopDeps
+from ami_bridge.channels import DirectionRules
 from ami_bridge.link import LinkConfig
 from ami_bridge.service import AmiBridge
+from ami_bridge.tracker import CallTracker
 from callboard.campaigns import start_campaigns
 from callboard.queues import load_queues
 from callboard.recording_starts import start_recordings
@@ -29,6 +33,7 @@ from crm_core.clock import Clock, SystemClock
 from crm_core.config import Settings
 from crm_core.db import Database
 from crm_core.interactions import InteractionLog
+from crm_core.models import User
 from dialer.service import CampaignDialer
 from ivr.crm import CrmCallbackDesk, CrmDirectory, CrmJournal
 from ivr.handoff import AcdHandoff
@@ -38,9 +43,25 @@ from ivr.session import SafeDefault
 from recordings.config import RecordingPolicy
 from recordings.service import Recordings
 from routing.acd import Acd
+from routing.ringing import AGENT_LEG_ID_PREFIX
 from routing.service import AcdService
 
 log = logging.getLogger(__name__)
+
+
+async def _call_rules(db: Database) -> DirectionRules:
+    """What the tracker must know about Callboard's own legs so they never count as calls: the
+    ChannelId prefix the ACD gives the agent legs it originates, and every user's phone
+    endpoint (PJSIP or Local; agents and supervisors). Endpoints are read at start; a leg of an
+    endpoint added later is still a leg by its ChannelId or its agent context."""
+    try:
+        async with db.session() as session:
+            rows = await session.execute(select(User.endpoint).where(User.endpoint != ""))
+            endpoints = frozenset(endpoint for (endpoint,) in rows)
+    except SQLAlchemyError:
+        log.exception("user endpoints not readable: agent legs known by ChannelId and context")
+        endpoints = frozenset()
+    return DirectionRules(leg_uniqueid_prefixes=(AGENT_LEG_ID_PREFIX,), agent_endpoints=endpoints)
 
 
 @dataclass
@@ -73,6 +94,7 @@ async def start_node(
         bus=bus,
         clock=clock,
         db=db,
+        tracker=CallTracker(clock, rules=await _call_rules(db)),
         number_endpoint=settings.ami.number_endpoint,
     )
     await bridge.start()

@@ -44,6 +44,9 @@ FAILURE = {
 }
 
 _DIALABLE = re.compile(r"[^0-9+*#]")
+# The Originate ChannelId of every agent leg starts with this: the tracker's DirectionRules
+# (set by the composition root) know such a channel as Callboard's own leg, never a call.
+AGENT_LEG_ID_PREFIX = "cb-acd-"
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
 
@@ -135,7 +138,9 @@ class Ringer:
         )
         self._acd.ringing(offer.linkedid)
         self._flush()
-        leg = AgentLeg(offer.linkedid, f"cb-acd-{offer.linkedid}-{next(self._leg_ids)}")
+        leg = AgentLeg(
+            offer.linkedid, f"{AGENT_LEG_ID_PREFIX}{offer.linkedid}-{next(self._leg_ids)}"
+        )
         self._legs[leg.channel_id] = leg
         number = _DIALABLE.sub("", offer.caller_number or "")  # never raw wire text in a header
         caller_id = f'"{number}" <{number}>' if number else None
