@@ -138,15 +138,17 @@ class CallFlow:
             verdict = classify_ami_error(exc)
             log.warning("originate %s failed: %s", attempt.attempt_id, verdict.detail)
             await self._resolve(live, verdict.outcome)
+            await self.d.dial_verdict(live.attempt, verdict)  # may pause the campaign at once
             await self._finish(live, wait_s=self.d.plan.grace_s)
-            await self.d.dial_verdict(live.attempt, verdict)
             return
         ring_s = self.d.clock.monotonic() - live.since
         if not result.answered:
+            wait_s = self.d.plan.grace_s
             if result.outcome not in _SELF_EXPLAINED:
                 # the channels' cause tells a far end's reject from a dial that never left the
                 # PBX; no channel at all (no such extension) means nothing ends: wait briefly
-                await self._wait(live.ended, within_s=self.d.plan.grace_s)
+                await self._wait(live.ended, within_s=wait_s)
+                wait_s = 0.0  # waited for the end already
             cause = live.ended.result()[1] if live.ended.done() else None
             verdict = classify_failed_originate(result.reason, cause)
             if verdict.feeds_pacing:  # PBX failures say nothing of the list's answer rate
@@ -154,8 +156,8 @@ class CallFlow:
             else:
                 log.warning("dial %s: %s", attempt.attempt_id, verdict.detail)
             await self._resolve(live, verdict.outcome)
-            await self._finish(live, wait_s=self.d.plan.grace_s)
             await self.d.dial_verdict(live.attempt, verdict)
+            await self._finish(live, wait_s=wait_s)
             return
         self.d.pacer.stats.dial_resolved(True, ring_s)
         await self.d.dial_verdict(attempt, ANSWERED)
