@@ -1,7 +1,8 @@
 """What a disposition does to the attempt ledger: a right-party disposition on any call (a
 campaign's, a manual dial's, an inbound one) is a conversation with the debtor about the debt,
 and starts the quiet week after a conversation (Regulation F counts conversations, whoever
-dialled). Every edge that saves a disposition calls `record_disposition`.
+dialled). The disposition rule (crm_core.dispositions) calls `record_disposition`, handed
+to it by the edges, after every save and correction.
 
 - the call's own attempts (a campaign attempt: its id is the Linkedid; a manual dial: its
   attempts share the call id) are marked as a conversation;
