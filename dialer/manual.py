@@ -328,12 +328,13 @@ class ManualDials:
 
     async def originated(self, decision: Decision, result: OriginateResult | None) -> None:
         """The desk's Originate came back. Not answered (the operator's phone, or the AMI link
-        failed: result None): the debtor was never rung, the attempts end here as failed."""
+        failed: result None): the debtor was never rung, so the attempts end here as not
+        dialled: on record, but no call attempt on the debtor (dialer/attempts.py)."""
         if not decision.attempts or (result is not None and result.answered):
             return
         now = self._clock.now()
         for attempt in decision.attempts:
-            await self._settle(attempt.attempt_id, AttemptOutcome.FAILED, None, now, None)
+            await self._settle(attempt.attempt_id, AttemptOutcome.NOT_DIALLED, None, now, None)
 
     async def call_outcome(
         self, call_id: str, answered_at: datetime | None, ended_at: datetime, cause: int | None

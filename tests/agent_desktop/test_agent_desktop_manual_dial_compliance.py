@@ -199,7 +199,11 @@ async def test_a_manual_attempt_gets_its_outcome_from_the_call(env, client, sign
     assert attempt.agent_id == str(env.users["op1"])
 
 
-async def test_a_manual_dial_the_operator_never_answered_fails(env, client, sign_in) -> None:
+async def test_a_manual_dial_the_operator_never_answered_is_not_dialled(
+    env, client, sign_in
+) -> None:
+    """The debtor was never rung: on record, but not an attempt for the caps."""
+
     async def unanswered(headers, *, reply_timeout=None, result_timeout):
         await env.port._record("Originate", headers)
         return {"Response": "Failure", "Reason": "3", "Channel": dict(headers)["Channel"]}
@@ -209,4 +213,4 @@ async def test_a_manual_dial_the_operator_never_answered_fails(env, client, sign
     response = await dial(client, csrf, "07911 123456")
     assert (await response.json())["ok"] is False
     [attempt] = await manual_attempts(env)
-    assert attempt.outcome == AttemptOutcome.FAILED.value and attempt.ended_at is not None
+    assert attempt.outcome == AttemptOutcome.NOT_DIALLED.value and attempt.ended_at is not None
