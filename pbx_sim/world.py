@@ -107,8 +107,32 @@ class World:
         self.emit("DeviceStateChange", "call,all", [("Device", device), ("State", state)])
 
     def set_var(self, ch: Channel, name: str, value: str) -> None:
+        if name.upper().startswith("CALLERID("):
+            self.set_callerid(ch, name[9:].rstrip(")").lower(), value)
+            return
         ch.variables[name] = value
         self.chan_event("VarSet", ch, ("Variable", name), ("Value", value))
+
+    def set_callerid(self, ch: Channel, part: str, value: str) -> None:
+        """`Set(CALLERID(num)=...)`, AGI SET VARIABLE or AMI Setvar on CALLERID(...): a dialplan
+        function, not a variable, so Asterisk sends NewCallerid (no VarSet)."""
+        value = value or ""
+        if part in ("num", "number"):
+            ch.cid_num = value or "<unknown>"
+        elif part == "name":
+            ch.cid_name = value or "<unknown>"
+        elif part == "all":
+            name, _, rest = value.partition("<")
+            if rest:
+                ch.cid_name = name.strip().strip('"') or "<unknown>"
+                ch.cid_num = rest.rstrip(">").strip() or "<unknown>"
+            else:
+                ch.cid_num = value.strip() or "<unknown>"
+        else:
+            return  # other CALLERID() parts (ani, pres, ...) are not simulated
+        self.chan_event(
+            "NewCallerid", ch, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")
+        )
 
     def set_state(self, ch: Channel, state: ChannelState) -> None:
         if ch.state == state:

@@ -7,6 +7,7 @@ import re
 from pbx_sim.ami.framing import Action
 from pbx_sim.ami.server import AmiServer, Session
 from pbx_sim.channel import Interrupt, Signal
+from pbx_sim.dialplan import substitute
 from pbx_sim.local import OriginateRequest, OriginateResult, originate
 from pbx_sim.runtime import Runtime
 
@@ -231,7 +232,8 @@ class CallActions:
             if ch is None:
                 s.error(a, "No such channel")
                 return
-            value = ch.variables.get(name, "")
+            # a dialplan function such as CALLERID(num) is evaluated, as Asterisk does
+            value = substitute(f"${{{name}}}", ch) if "(" in name else ch.variables.get(name, "")
         else:
             value = self.rt.world.global_vars.get(name, "")
         s.respond(a, "Success", None, ("Variable", name), ("Value", value))

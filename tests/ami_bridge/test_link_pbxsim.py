@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from ami_bridge.errors import ActionTimeout, ConnectFailed, LoginFailed, OriginateLost
-from ami_bridge.events import CallEnded, EndReason
+from ami_bridge.events import CallEnded, CallerIdChanged, EndReason
 from ami_bridge.link import LinkState
 from ami_bridge.resync import PbxResynced
 from ami_bridge.service import AmiBridge, LinkStatusChanged
@@ -210,6 +210,26 @@ async def test_channel_variables_round_trip(sqlite_db: Database) -> None:
         assert await r.bridge.switch.get_var(channel, "CB_NEVER_SET") == ""
         await r.bridge.switch.hangup(channel)
         await r.until(ended(caller.uniqueid or ""))
+
+
+async def test_a_caller_id_set_on_the_pbx_updates_the_call_and_its_interaction(
+    sqlite_db: Database,
+) -> None:
+    """Setting CALLERID(num) on the caller channel (as a trunk or dialplan does) gives Asterisk's
+    NewCallerid; the tracker reports it and the interaction keeps the new number."""
+    async with rig(sqlite_db) as r:
+        caller = await r.caller("100", 30)
+        channel = caller_leg(caller)
+        await r.bridge.switch.set_var(channel, "CALLERID(num)", "+15550100")
+        change = await r.until(lambda e: isinstance(e, CallerIdChanged))
+        assert isinstance(change, CallerIdChanged)
+        assert (change.linkedid, change.channel) == (caller.uniqueid, channel)
+        assert (change.caller_number, change.previous_number) == ("+15550100", "555100")
+        assert await r.bridge.switch.get_var(channel, "CALLERID(num)") == "+15550100"
+        await r.bridge.switch.hangup(channel)
+        await r.until(ended(caller.uniqueid or ""))
+    rows = await logged(sqlite_db)
+    assert rows[caller.uniqueid or ""].caller_number == "+15550100"
 
 
 async def test_wrong_secret_and_refused_port_against_the_simulator() -> None:
