@@ -177,7 +177,7 @@ class Pbx:
     @classmethod
     async def start(cls, ami_port, db, bus, clock, users) -> Pbx:
         config = LinkConfig(
-            port=ami_port, username="ccadmin", secret="ccsecret", action_timeout=10.0
+            port=ami_port, username="callboard", secret="cbsecret", action_timeout=10.0
         )
         bridge = AmiBridge(config, bus=bus, clock=clock, db=None)
         queue = QueueConfig(name="bench", wrap_up_s=1.0, ring_timeout_s=10.0)

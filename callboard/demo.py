@@ -34,7 +34,7 @@ from crm_core.models import Contact, Debt, Phone, QueueDefinition, Role, Skill, 
 from dialer.campaign import CampaignState, DebtFilter
 from dialer.settings import CampaignSettings, Schedule
 from dialer.tables import CampaignRow
-from pbx_sim import AgentPhone, Caller, PbxSim, SimConfig
+from pbx_sim import AgentPhone, Caller, PbxSim, SimConfig, kit_user
 from routing.events import AgentStateChanged
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ async def run_demo(settings: Settings, *, call_rate: float = 0.25) -> None:
             SimConfig(
                 host=settings.ami.host,
                 ami_port=settings.ami.port,
-                users={settings.ami.username: settings.ami.secret},
+                users={settings.ami.username: kit_user(settings.ami.secret)},
                 agi_url=f"agi://{settings.agi.host}:{settings.agi.port}/inbound",
                 queues=(),
             )

@@ -3,6 +3,7 @@
 It imports nothing of Callboard: it is the other side of the wire.
 """
 
+from pbx_sim.ami.permissions import AmiUser, kit_user
 from pbx_sim.callers import InboundCall
 from pbx_sim.calllog import CallLog, CallRecord, OriginateRecord
 from pbx_sim.clock import RealClock, SimClock, VirtualClock
@@ -11,6 +12,7 @@ from pbx_sim.sim import PbxSim, SimConfig
 
 __all__ = [
     "AgentPhone",
+    "AmiUser",
     "CallLog",
     "CallRecord",
     "Caller",
@@ -23,4 +25,5 @@ __all__ = [
     "SimClock",
     "SimConfig",
     "VirtualClock",
+    "kit_user",
 ]

@@ -156,21 +156,18 @@ DIALER = [
     Step("Hangup"),
 ]
 
+INBOUND = [
+    Step("NoOp", "Inbound call to DID ${EXTEN} from ${CALLERID(all)}"),
+    Step("Answer"),
+    Step("AGI", lambda ch: ch.var("CB_AGI_URL") or "agi://127.0.0.1:4573/inbound"),
+    Step("Goto", "cb-hold,s,1"),
+]
+
 Extensions = list[tuple[str, list[Step]]]
 
 CONTEXTS: dict[str, Extensions] = {
     "caller-sim": [("s", CALLER_SIM)],
-    "cb-inbound": [
-        (
-            "_X.",
-            [
-                Step("NoOp", "Inbound call to DID ${EXTEN} from ${CALLERID(all)}"),
-                Step("Answer"),
-                Step("AGI", lambda ch: ch.var("CB_AGI_URL") or "agi://127.0.0.1:4573/inbound"),
-                Step("Goto", "cb-hold,s,1"),
-            ],
-        )
-    ],
+    "cb-inbound": [(did, INBOUND) for did in ("_X.", "_+X.")],  # DIDs, also in E.164
     "cb-hold": [
         (
             "_X.",
@@ -296,28 +293,76 @@ CONTEXTS: dict[str, Extensions] = {
             ],
         )
     ],
-    "pstn-sim": [],  # resolved from the far end's profile, see `Dialplan.steps`
+    # numbers only (deploy/asterisk: `_X.` and `_+X.`); what a number does comes from the far
+    # end's profile, see `Dialplan.steps`
+    "pstn-sim": [("_X.", []), ("_+X.", [])],
 }
+
+
+# Asterisk's extension patterns (verified on Asterisk 22.10.1 with `dialplan show <exten>@<ctx>`
+# and Originates): after "_", X N Z (either case) are [0-9] [2-9] [1-9], "[...]" is a set with
+# ranges (letters in it are literal), "." is one or more characters of anything and "!" zero or
+# more (either ends the pattern: `_X.9` matches "12"), "-" is ignored (`_1-800-NXX` matches
+# "1800234" and "1-800-234"); every other character, "+" included, is itself, case-sensitive.
+_CLASSES = {"X": "0123456789", "Z": "123456789", "N": "23456789"}
+_DOT, _BANG = 0x40000, 0x50000  # after any character set in Asterisk's order
+
+
+def _pattern_sets(pattern: str) -> list[str | int]:
+    """The positions of a pattern (without "_"): a string of the characters allowed there, or
+    _DOT / _BANG, which end it."""
+    items: list[str | int] = []
+    body, i = pattern[1:], 0
+    while i < len(body):
+        c = body[i]
+        i += 1
+        if c == "-":
+            continue
+        if c in ".!":
+            items.append(_DOT if c == "." else _BANG)
+            break
+        if c.upper() in _CLASSES:
+            items.append(_CLASSES[c.upper()])
+        elif c == "[":
+            end = body.find("]", i)
+            inside, i = (body[i:end], end + 1) if end >= 0 else (body[i:], len(body))
+            chars: set[str] = set()
+            j = 0
+            while j < len(inside):
+                if j + 2 < len(inside) and inside[j + 1] == "-":
+                    chars.update(chr(k) for k in range(ord(inside[j]), ord(inside[j + 2]) + 1))
+                    j += 3
+                else:
+                    chars.add(inside[j])
+                    j += 1
+            items.append("".join(sorted(chars)))
+        else:
+            items.append(c)
+    return items
 
 
 def pattern_matches(pattern: str, exten: str) -> bool:
     if not pattern.startswith("_"):
         return pattern == exten
-    regex = ""
-    body = pattern[1:]
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c == "[":
-            end = body.index("]", i)
-            regex += "[" + body[i + 1 : end] + "]"
-            i = end + 1
-            continue
-        regex += {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*"}.get(
-            c, re.escape(c)
-        )
-        i += 1
-    return re.fullmatch(regex, exten) is not None
+    items = _pattern_sets(pattern)
+    exten = exten.replace("-", "")
+    for index, item in enumerate(items):
+        if item == _DOT:
+            return len(exten) > index
+        if item == _BANG:
+            return True
+        if index >= len(exten) or exten[index] not in str(item):
+            return False
+    return len(exten) == len(items)
+
+
+def pattern_order(pattern: str) -> tuple[int, ...]:
+    """Asterisk's order among the patterns that match: position by position, the smaller set
+    first (its size, then its lowest character), "." after any set, "!" last; shorter first."""
+    return tuple(
+        item if isinstance(item, int) else (len(item) << 8) | ord(item[0])
+        for item in _pattern_sets(pattern)
+    )
 
 
 class Dialplan:
@@ -326,6 +371,26 @@ class Dialplan:
 
     def has_context(self, context: str) -> bool:
         return context in self.contexts
+
+    def has_extension(self, context: str, exten: str) -> bool:
+        """Whether `exten@context` exists, as Asterisk decides it: without it a
+        `Local/<exten>@<context>` cannot be dialled (the Originate fails with Reason 0)."""
+        return self.find(context, exten) is not None
+
+    def find(self, context: str, exten: str) -> list[Step] | None:
+        """The steps `exten` runs in `context`: an exact name beats every pattern, then the most
+        specific matching pattern wins (Asterisk's order, not the order of definition)."""
+        extensions = self.contexts.get(context)
+        if extensions is None:
+            return None
+        for name, steps in extensions:
+            if not name.startswith("_") and name == exten:
+                return steps
+        patterns = [(n, st) for n, st in extensions if n.startswith("_")]
+        matching = [(n, st) for n, st in patterns if pattern_matches(n, exten)]
+        if not matching:
+            return None
+        return min(matching, key=lambda item: pattern_order(item[0]))[1]
 
     def steps(self, ch: Channel) -> list[Step] | None:
         """The steps of `ch`'s current extension; exact names beat patterns, as in Asterisk."""
@@ -338,16 +403,7 @@ class Dialplan:
                 "busy": AGENT_BUSY,
                 "congestion": AGENT_CONGESTION,
             }[ch.party.behaviour]
-        extensions = self.contexts.get(ch.context)
-        if extensions is None:
-            return None
-        for name, steps in extensions:
-            if not name.startswith("_") and name == ch.exten:
-                return steps
-        for name, steps in extensions:
-            if name.startswith("_") and pattern_matches(name, ch.exten):
-                return steps
-        return None
+        return self.find(ch.context, ch.exten)
 
     @staticmethod
     def label_priority(steps: list[Step], label: str) -> int | None:

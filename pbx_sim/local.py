@@ -192,7 +192,7 @@ async def _originate(rt: Runtime, req: OriginateRequest) -> OriginateResult:
     exten, context = target
     one, two = make_pair(rt, exten, context, req.channel_id, req.other_channel_id)
     announce(rt, one, two, "AppDial2", req.variables, req.callerid)
-    if not rt.dialplan.has_context(context):
+    if not rt.dialplan.has_extension(context, exten):  # no context, or no such extension in it
         one.disposition = two.disposition = "FAILED"
         w.finish_hangup(two, 0, report_device=False)
         w.finish_hangup(one, 0, report_device=False)
@@ -222,7 +222,7 @@ async def app_dial(rt: Runtime, ch: Channel, data: str) -> AppResult:
     for name in DIAL_VARS:
         w.set_var(ch, name, "")
     target = parse_local(target_text)
-    if target is None or not rt.dialplan.has_context(target[1]):
+    if target is None or not rt.dialplan.has_extension(target[1], target[0]):
         w.set_var(ch, "DIALSTATUS", "CHANUNAVAIL")
         return None
     exten, context = target

@@ -108,7 +108,11 @@ class FarEndProfile:
     talk_secs: float | tuple[float, float] = 8.0
 
     def draw(self, number: str, rng: random.Random) -> FarEnd:
+        # as deploy/asterisk's [pstn-sim]: a number ending in a fixed 7-digit one behaves like it
+        # (+15555550486 is 5550486)
         outcome = self.per_number.get(number)
+        if outcome is None and len(number) > 7:
+            outcome = self.per_number.get(number[-7:])
         if outcome is None:
             outcomes = list(self.weights)
             outcome = rng.choices(outcomes, weights=[self.weights[o] for o in outcomes])[0]

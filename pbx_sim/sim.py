@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pbx_sim.agi_client import AgiClient
 from pbx_sim.ami.calls import CallActions
 from pbx_sim.ami.lists import ListActions
+from pbx_sim.ami.permissions import AmiUser, kit_user
 from pbx_sim.ami.server import AmiServer
 from pbx_sim.apps import APPS
 from pbx_sim.callers import CallerStream, InboundCall, place
@@ -26,7 +27,11 @@ from pbx_sim.world import World
 class SimConfig:
     host: str = "127.0.0.1"
     ami_port: int = 0  # 0: any free port (see PbxSim.ami_port)
-    users: dict[str, str] = field(default_factory=lambda: {"ccadmin": "ccsecret"})
+    # name -> secret (read/write all, like the reference PBX's ccadmin) or an AmiUser with
+    # classes; "callboard" has those of deploy/asterisk/manager_callboard.conf (KIT_READ/WRITE)
+    users: dict[str, str | AmiUser] = field(
+        default_factory=lambda: {"ccadmin": "ccsecret", "callboard": kit_user("cbsecret")}
+    )
     agi_url: str | None = None  # overrides every AGI(...) URL, e.g. agi://127.0.0.1:4573/inbound
     queues: Sequence[str] = ("support", "sales")
     agents: int = 0  # agent phones agent1..agentN created at start

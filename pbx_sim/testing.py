@@ -129,12 +129,12 @@ class AmiClient:
         self.send(headers)
         return await self.wait_for(lambda m: "Response" in m and m.get("ActionID") == aid, limit)
 
-    async def login(self) -> None:
+    async def login(self, username: str = "ccadmin", secret: str = "ccsecret") -> None:
         await self.action(
             [
                 ("Action", "Login"),
-                ("Username", "ccadmin"),
-                ("Secret", "ccsecret"),
+                ("Username", username),
+                ("Secret", secret),
                 ("ActionID", "login-1"),
             ]
         )

@@ -8,11 +8,12 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pbx_sim.ami.framing import BANNER, Action, FramingError, encode, read_action
+from pbx_sim.ami.permissions import AmiUser
 from pbx_sim.clock import SimClock
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class Session:
         self.writer = writer
         self.username = ""
         self.authenticated = False
+        self.user = AmiUser("")  # the manager.conf user once logged in
         self.event_classes: frozenset[str] | None = None  # None: every class ("on")
         self.challenge = ""
         self.held: list[bytes] | None = None  # events queued during a synchronous Originate
@@ -95,7 +97,7 @@ class Session:
         return bool(self.event_classes & (set(privilege.split(",")) - {"all"}))
 
     def deliver_event(self, data: bytes, privilege: str) -> None:
-        if not self.authenticated or not self.wants(privilege):
+        if not self.authenticated or not self.wants(privilege) or not self.user.reads(privilege):
             return
         if self.held is not None:
             self.held.append(data)
@@ -155,10 +157,19 @@ class Session:
 
 class AmiServer:
     def __init__(
-        self, clock: SimClock, users: dict[str, str], host: str = "127.0.0.1", port: int = 0
+        self,
+        clock: SimClock,
+        users: Mapping[str, str | AmiUser],
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
+        """`users`: name -> AmiUser, or just its secret for a user with read/write = all."""
         self.clock = clock
-        self.users = users
+        self.accounts = {
+            name: user if isinstance(user, AmiUser) else AmiUser(user)
+            for name, user in users.items()
+        }
+        self.users = {name: user.secret for name, user in self.accounts.items()}
         self.host = host
         self.port = port
         self.sessions: set[Session] = set()
@@ -252,6 +263,17 @@ class AmiServer:
                 ("RequestType", f"Action: {action.name}"),
             )
             return
+        known = name in self.handlers or name in PRE_LOGIN or name == "events"
+        if known and session.authenticated and not session.user.may_send(name):
+            session.error(action, "Permission denied")  # a write class is missing (manager.conf)
+            session.security_event(
+                "RequestNotAllowed",
+                "Error",
+                session.username,
+                "1",
+                ("RequestType", f"Action: {action.name}"),
+            )
+            return
         if name == "login":
             await self.login(session, action)
         elif name == "challenge":
@@ -289,9 +311,10 @@ class AmiServer:
             return
         session.username = username
         session.authenticated = True
+        session.user = self.accounts[username]
         session.set_event_mask(action.get("Events", "on"))
         session.respond(action, "Success", "Authentication accepted")
-        if session.wants("system,all"):
+        if session.wants("system,all") and session.user.reads("system,all"):
             uptime = max(int(self.clock.now() - self.started_at), 1)
             session.send(
                 [

@@ -263,8 +263,8 @@ async def pbx_stack(env, desk_deps) -> AsyncIterator[Stack]:
     sim.add_agent_phone("agent1", AgentPhone(ring_secs=0.2, talk_secs=60))
     config = LinkConfig(
         port=sim.ami_port,
-        username="ccadmin",
-        secret="ccsecret",
+        username="callboard",
+        secret="cbsecret",
         ping_interval=0.5,
         dead_after=2.0,
         action_timeout=2.0,

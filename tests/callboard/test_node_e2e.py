@@ -36,7 +36,7 @@ from crm_core.models import (
     User,
     UserSkill,
 )
-from pbx_sim import AgentPhone, Caller, PbxSim, SimConfig
+from pbx_sim import AgentPhone, Caller, PbxSim, SimConfig, kit_user
 from recordings.tables import Recording
 from routing.events import AgentOffered, AgentStateChanged, CallConnected
 
@@ -123,7 +123,9 @@ async def test_a_debtor_call_end_to_end(tmp_path):
     agent = str(operator_id)
     agi_port = free_port()
     sim = PbxSim(
-        SimConfig(users={"callboard": "s3cret"}, agi_url=f"agi://127.0.0.1:{agi_port}/inbound")
+        SimConfig(
+            users={"callboard": kit_user("s3cret")}, agi_url=f"agi://127.0.0.1:{agi_port}/inbound"
+        )
     )
     sim.add_agent_phone("agent1", AgentPhone(ring_secs=0.5, talk_secs=2.0))
     await sim.start()

@@ -92,9 +92,7 @@ def actions_in_source() -> dict[str, list[str]]:
 
 
 def test_the_declared_set_is_what_the_code_sends(write_classes_of) -> None:
-    found = {
-        name: where for name, where in actions_in_source().items() if name in write_classes_of
-    }
+    found = {name: where for name, where in actions_in_source().items() if name in write_classes_of}
     assert {"Login", "Originate", "MixMonitor", "CoreShowChannels"} <= set(found)  # not vacuous
     undeclared = {name: where for name, where in found.items() if name not in AMI_ACTIONS_SENT}
     assert not undeclared, f"add these to ami_bridge.switch.AMI_ACTIONS_SENT: {undeclared}"

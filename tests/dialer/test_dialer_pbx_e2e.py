@@ -114,8 +114,8 @@ async def test_a_predictive_hour_matches_the_pbx_call_log(sqlite_db: Database) -
     clock = SimTime(vclock)
     config = LinkConfig(
         port=sim.ami_port,
-        username="ccadmin",
-        secret="ccsecret",
+        username="callboard",
+        secret="cbsecret",
         ping_interval=1.0,
         dead_after=5.0,
         action_timeout=5.0,

@@ -118,8 +118,8 @@ async def center(sqlite_db: Database) -> AsyncIterator[Center]:
     bridge = AmiBridge(
         LinkConfig(
             port=sim.ami_port,
-            username="ccadmin",
-            secret="ccsecret",
+            username="callboard",
+            secret="cbsecret",
             ping_interval=0.5,
             dead_after=2.0,
             action_timeout=2.0,

@@ -78,8 +78,8 @@ async def rig(db: Database, policy: RecordingPolicy) -> AsyncIterator[Rig]:
     config = LinkConfig(
         host="127.0.0.1",
         port=sim.ami_port,
-        username="ccadmin",
-        secret="ccsecret",
+        username="callboard",
+        secret="cbsecret",
         action_timeout=2.0,
     )
     bridge = AmiBridge(config, bus=bus, clock=clock, db=db)
@@ -217,8 +217,8 @@ async def test_the_whole_feature_records_checks_and_transcribes_a_call(
     config = LinkConfig(
         host="127.0.0.1",
         port=sim.ami_port,
-        username="ccadmin",
-        secret="ccsecret",
+        username="callboard",
+        secret="cbsecret",
         action_timeout=2.0,
     )
     bridge = AmiBridge(config, bus=bus, clock=clock, db=sqlite_db)

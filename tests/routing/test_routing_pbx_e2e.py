@@ -102,6 +102,7 @@ class Rig:
     def login(
         self, agent: str, skills: dict[str, int] | None = None, paused: str | None = None
     ) -> None:
+        # the kit's Local variant rings agents as _age[n]t. in cb-agents: other names fail there
         self.acd.login(agent, f"Local/{agent}@cb-agents", skills or {}, paused_reason=paused)
 
 
@@ -116,8 +117,8 @@ async def rig(db: Database, *queues: QueueConfig, **phones: AgentPhone) -> Async
     clock = SystemClock()
     config = LinkConfig(
         port=sim.ami_port,
-        username="ccadmin",
-        secret="ccsecret",
+        username="callboard",
+        secret="cbsecret",
         ping_interval=0.5,
         dead_after=2.0,
         action_timeout=2.0,
@@ -214,22 +215,22 @@ async def test_caller_abandons_while_waiting(sqlite_db):
 async def test_rona_pauses_the_agent_and_the_next_agent_gets_the_caller(sqlite_db):
     async with rig(
         sqlite_db,
-        sleepy=AgentPhone(no_answer=1.0),
-        awake=AgentPhone(ring_secs=0.1, talk_secs=0.3),
+        agent_sleepy=AgentPhone(no_answer=1.0),
+        agent_awake=AgentPhone(ring_secs=0.1, talk_secs=0.3),
     ) as r:
-        r.login("sleepy")
-        r.login("awake", paused="break")
+        r.login("agent_sleepy")
+        r.login("agent_awake", paused="break")
         linkedid = await r.enqueue("102")
         rona = await r.until(AgentRona)
         assert (rona.agent_id, rona.linkedid, rona.cause) == (
-            "sleepy",
+            "agent_sleepy",
             linkedid,
             OfferFailure.NO_ANSWER,
         )
-        assert r.acd.acd.agent("sleepy").reason == "rona"
-        r.acd.make_ready("awake")
+        assert r.acd.acd.agent("agent_sleepy").reason == "rona"
+        r.acd.make_ready("agent_awake")
         connected = await r.until(CallConnected)
-        assert (connected.agent_id, connected.linkedid) == ("awake", linkedid)
+        assert (connected.agent_id, connected.linkedid) == ("agent_awake", linkedid)
 
 
 async def test_busy_phone_is_paused_and_the_call_waits(sqlite_db):
@@ -259,13 +260,15 @@ async def test_overflow_relaxes_the_level_after_the_wait(sqlite_db):
         overflow=(OverflowRule(after_s=0.5, relax_to_level=30),),
         ring_timeout_s=2,
     )
-    async with rig(sqlite_db, collections, junior=AgentPhone(ring_secs=0.1, talk_secs=5)) as r:
-        r.login("junior", {"collections": 40})
+    async with rig(
+        sqlite_db, collections, agent_junior=AgentPhone(ring_secs=0.1, talk_secs=5)
+    ) as r:
+        r.login("agent_junior", {"collections": 40})
         linkedid = await r.enqueue("105", queue="collections")
         overflowed = await r.until(CallOverflowed)
         assert overflowed.linkedid == linkedid and overflowed.waited_s >= 0.5
         connected = await r.until(CallConnected)
-        assert (connected.agent_id, connected.linkedid) == ("junior", linkedid)
+        assert (connected.agent_id, connected.linkedid) == ("agent_junior", linkedid)
         assert connected.waited_s >= 0.5
 
 
