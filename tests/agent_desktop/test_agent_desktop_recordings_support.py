@@ -71,8 +71,9 @@ class RecordedCalls:
         with_file: bool = True,
         campaign: str = "collect-q4",
     ) -> Recording:
-        """A call taken by `agent` (user `agent_id`): interaction, recording row (as MixMonitor started it), the
-        file, then the index's own CallEnded check and, if `said`, the stored transcript."""
+        """A call taken by `agent` (user `agent_id`): interaction, recording row (as MixMonitor
+        started it, naming the agent id), the file, then the index's own CallEnded check and,
+        if `said`, the stored transcript."""
         log = InteractionLog(self.db)
         await log.call_started(linkedid, started_at=started_at, contact_id=contact_id)
         await log.call_updated(linkedid, at=started_at, agent_id=agent_id, queue="collections")
