@@ -49,7 +49,7 @@ class AttemptResolved(Event):
 class OperatorActivity(Event):
     campaign_id: int
     agent_id: str
-    state: str  # dialer.operators.OperatorState value
+    state: str  # dialer.operators.OperatorState value, or OPERATOR_LEFT
     attempt_id: str | None
     at: datetime
 
