@@ -129,7 +129,7 @@ class DirectionRules:
     leg_contexts: frozenset[str] = frozenset(
         {"cb-agents", "cb-agent-phone", "cb-supervisor", "agents", "agent-phone"}
     )
-    leg_uniqueid_prefixes: tuple[str, ...] = ("cb-acd-",)
+    leg_uniqueid_prefixes: tuple[str, ...] = ("cb-acd-", "manual-")
     agent_endpoints: frozenset[str] = frozenset()
 
     def role(self, ch: Channel) -> PartyRole:

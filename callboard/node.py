@@ -34,6 +34,7 @@ from crm_core.config import Settings
 from crm_core.db import Database
 from crm_core.interactions import InteractionLog
 from crm_core.models import User
+from dialer.manual import MANUAL_CALL_ID_PREFIX
 from dialer.service import CampaignDialer
 from ivr.crm import CrmCallbackDesk, CrmDirectory, CrmJournal
 from ivr.handoff import AcdHandoff
@@ -51,9 +52,10 @@ log = logging.getLogger(__name__)
 
 async def _call_rules(db: Database) -> DirectionRules:
     """What the tracker must know about Callboard's own legs so they never count as calls: the
-    ChannelId prefix the ACD gives the agent legs it originates, and every user's phone
-    endpoint (PJSIP or Local; agents and supervisors). Endpoints are read at start; a leg of an
-    endpoint added later is still a leg by its ChannelId or its agent context."""
+    ChannelId prefixes the ACD and the manual dial give the operator legs they originate (a
+    manual call becomes a call through its debtor leg), and every user's phone endpoint (PJSIP
+    or Local; agents and supervisors). Endpoints are read at start; a leg of an endpoint added
+    later is still a leg by its ChannelId or its agent context."""
     try:
         async with db.session() as session:
             rows = await session.execute(select(User.endpoint).where(User.endpoint != ""))
@@ -61,7 +63,10 @@ async def _call_rules(db: Database) -> DirectionRules:
     except SQLAlchemyError:
         log.exception("user endpoints not readable: agent legs known by ChannelId and context")
         endpoints = frozenset()
-    return DirectionRules(leg_uniqueid_prefixes=(AGENT_LEG_ID_PREFIX,), agent_endpoints=endpoints)
+    return DirectionRules(
+        leg_uniqueid_prefixes=(AGENT_LEG_ID_PREFIX, MANUAL_CALL_ID_PREFIX),
+        agent_endpoints=endpoints,
+    )
 
 
 @dataclass

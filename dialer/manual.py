@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ami_bridge.events import CallBridged, CallEnded
+from ami_bridge.events import CallBridged, CallEnded, LegEnded
 from ami_bridge.switch import OriginateResult
 from crm_core.bus import Bus, Overflow
 from crm_core.clock import Clock
@@ -151,9 +151,14 @@ class Decision:
 OverrideFor = Callable[[list[Denial]], Override | None]
 
 
+# The Originate ChannelId of a manual call names the operator's phone leg: the tracker's rules
+# (set by the composition root) know it as Callboard's own leg, not the debtor.
+MANUAL_CALL_ID_PREFIX = "manual-"
+
+
 def new_call_id() -> str:
     """A manual call's id: the Originate ChannelId, so also the call's Linkedid."""
-    return f"manual-{uuid.uuid4().hex[:16]}"
+    return f"{MANUAL_CALL_ID_PREFIX}{uuid.uuid4().hex[:16]}"
 
 
 async def ensure_campaign(db: Database, name: str, reason: str, now: datetime) -> int:
@@ -395,7 +400,11 @@ class ManualOutcomes:
 
     async def run(self) -> None:
         subscription = self._bus.subscribe(
-            "manual-dial-outcomes", CallBridged, CallEnded, overflow=Overflow.DROP_OLDEST
+            "manual-dial-outcomes",
+            CallBridged,
+            CallEnded,
+            LegEnded,
+            overflow=Overflow.DROP_OLDEST,
         )
         try:
             async for event in subscription:
@@ -407,7 +416,8 @@ class ManualOutcomes:
         if isinstance(event, CallBridged):
             if event.linkedid in self._calls and len(event.parties) >= 2:
                 self._calls[event.linkedid] = self._calls[event.linkedid] or event.at
-        elif isinstance(event, CallEnded) and event.linkedid in self._calls:
+        elif isinstance(event, CallEnded | LegEnded) and event.linkedid in self._calls:
+            # LegEnded: the debtor never answered, so the call never became a call
             answered_at = self._calls.pop(event.linkedid)
             try:
                 await self._dials.call_outcome(event.linkedid, answered_at, event.at, event.cause)

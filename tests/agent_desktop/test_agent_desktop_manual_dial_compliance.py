@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from agent_desktop.app import create_app
 from ami_bridge import events as ami_events
-from ami_bridge.events import CallBridged, CallEnded
+from ami_bridge.events import CallBridged, CallEnded, LegEnded
 from crm_core.config import ConfigError, Settings, load_settings
 from crm_core.models import AuditEntry, Contact, ContactPhone, Debt, Phone
 from dialer.attempts import AttemptOutcome
@@ -197,6 +197,33 @@ async def test_a_manual_attempt_gets_its_outcome_from_the_call(env, client, sign
     assert attempt.outcome == AttemptOutcome.HUMAN.value
     assert attempt.answered_at == answered and attempt.ended_at == ended
     assert attempt.agent_id == str(env.users["op1"])
+
+
+async def test_a_manual_call_the_debtor_never_answered_gets_the_network_cause(
+    env, client, sign_in
+) -> None:
+    """An unanswered manual call is no call for the tracker (the operator's leg alone): it ends
+    with LegEnded, whose cause is the debtor side's, and the attempt gets its outcome."""
+    csrf = await sign_in(client, "op1")
+    response = await dial(client, csrf, "07911 123456")
+    call_id = (await response.json())["call_id"]
+    ended = env.clock.now() + timedelta(seconds=20)
+    env.bus.publish(
+        LegEnded(
+            linkedid=call_id,
+            at=ended,
+            cause=17,
+            cause_text="User busy",
+            reason=ami_events.EndReason.HANGUP,
+        )
+    )
+    for _ in range(100):
+        [attempt] = await manual_attempts(env)
+        if attempt.ended_at is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert attempt.outcome == AttemptOutcome.BUSY.value
+    assert attempt.answered_at is None and attempt.ended_at == ended
 
 
 async def test_a_manual_dial_the_operator_never_answered_is_not_dialled(
