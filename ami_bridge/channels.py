@@ -87,7 +87,8 @@ class Call:
     answered: bool = False
     direction: Direction = Direction.UNKNOWN
     talk_started: float | None = None
-    cause: int = 0  # the outside party's Q.850 hangup cause (0 until it hangs up)
+    party_cause: int = 0  # the reported party's Q.850 hangup cause (0 until it hangs up)
+    cause: int = 0  # the first cause of any other outside channel
     last_cause: int = 0  # the cause of the latest hangup of any of its channels
     caller_number: str | None = None  # as last reported (CallStarted / CallerIdChanged)
     caller_name: str | None = None

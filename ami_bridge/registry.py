@@ -301,8 +301,10 @@ class CallRegistry:
             return
         call.channels.pop(ch.uniqueid, None)
         call.last_cause = cause
-        if cause and not call.cause and ch.role in (PartyRole.OUTSIDE, PartyRole.DIALED):
-            call.cause = cause  # the outside party's hangup is the call's cause
+        if cause and ch.uniqueid in call.party and not call.party_cause:
+            call.party_cause = cause  # the party the call was reported with (CallStarted)
+        elif cause and not call.cause and ch.role in (PartyRole.OUTSIDE, PartyRole.DIALED):
+            call.cause = cause  # another outside channel (e.g. before the call was announced)
         if call.announced:
             at = to_utc(ts)
             if ch.recording:
@@ -331,7 +333,9 @@ class CallRegistry:
 
     def end_call(self, call: Call, ts: float, reason: EndReason | None, out: Out) -> None:
         self._calls.pop(call.linkedid, None)
-        cause = call.cause or call.last_cause  # the outside party's, else the last leg's
+        # the outside party's hangup cause, else the last leg's (Callboard's legs and dialplan
+        # Locals clear 16 whatever happened to the caller)
+        cause = call.party_cause or call.cause or call.last_cause
         if not call.announced:
             # never a call: Callboard's own leg, or a dial attempt that never answered
             if not call.leg:
