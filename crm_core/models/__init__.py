@@ -1,5 +1,12 @@
 """The domain model, as SQLAlchemy mapped classes on one metadata."""
 
+from crm_core.models.arrangement import (
+    Arrangement,
+    ArrangementStatus,
+    Instalment,
+    InstalmentStatus,
+    ScheduledRun,
+)
 from crm_core.models.audit import AuditEntry
 from crm_core.models.base import Base, Money, UtcDateTime
 from crm_core.models.contact import Contact, ContactKind, ContactPhone, Phone, PhoneKind
@@ -10,6 +17,8 @@ from crm_core.models.task import Task, TaskKind, TaskStatus
 from crm_core.models.user import QueueDefinition, Role, Skill, User, UserSkill
 
 __all__ = [
+    "Arrangement",
+    "ArrangementStatus",
     "AuditEntry",
     "Base",
     "CallDisposition",
@@ -19,6 +28,8 @@ __all__ = [
     "Debt",
     "DebtStatus",
     "Direction",
+    "Instalment",
+    "InstalmentStatus",
     "Interaction",
     "InteractionKind",
     "Money",
@@ -29,6 +40,7 @@ __all__ = [
     "PromiseToPay",
     "QueueDefinition",
     "Role",
+    "ScheduledRun",
     "Skill",
     "Task",
     "TaskKind",

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_core.models.base import Base, str_enum
@@ -62,9 +62,23 @@ class Payment(Base):
     amount: Mapped[Decimal]
     paid_on: Mapped[date]
     method: Mapped[str] = mapped_column(String(32), default="")
+    # the payment's own reference (bank transaction id): unique when given, so an import or a
+    # retried API call never posts the same payment twice
     reference: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(16), default="")  # desk, api, import
+    created_at: Mapped[datetime | None]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
-    __table_args__ = (Index("ix_payments_debt_paid_on", "debt_id", "paid_on"),)
+    __table_args__ = (
+        Index("ix_payments_debt_paid_on", "debt_id", "paid_on"),
+        Index(
+            "uq_payments_reference",
+            "reference",
+            unique=True,
+            sqlite_where=text("reference <> ''"),
+            postgresql_where=text("reference <> ''"),
+        ),
+    )
 
 
 class PromiseToPay(Base):
