@@ -265,7 +265,7 @@ CONTEXTS: dict[str, Extensions] = {
             [
                 Step("NoOp", "Callboard abandoned dialer call ${CHANNEL}"),
                 Step("Answer"),
-                Step("Playback", "vm-goodbye"),
+                Step("Playback", var_or("CB_ABANDON_PROMPT", "cb-abandoned-call")),
                 Step("Hangup"),
             ],
         )
