@@ -71,6 +71,7 @@ async def call_action(request: web.Request) -> web.Response:
                 _channel(call.caller_channel, "caller"),
                 principal.endpoint,
                 caller_id=call.caller_number,
+                allow_transfer=True,
             )
         elif action == "transfer":
             kind = body.get("kind")

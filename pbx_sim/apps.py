@@ -188,7 +188,8 @@ async def app_agi(rt: Runtime, ch: Channel, data: str) -> AppResult:
 async def app_bridge(rt: Runtime, ch: Channel, data: str) -> AppResult:
     """Bridge(<channel>[,options]): pull the target (out of MusicOnHold) into a new bridge."""
     w = rt.world
-    target = w.find(data.split(",", 1)[0])
+    name, _, options = data.partition(",")
+    target = w.find(name)
     if target is None or target.hungup or target is ch:
         w.set_var(ch, "BRIDGERESULT", "NONEXISTENT")
         return None
@@ -203,6 +204,7 @@ async def app_bridge(rt: Runtime, ch: Channel, data: str) -> AppResult:
     target.interrupt(Interrupt(Signal.BRIDGE, bridge=bridge))
     tell_handset(target, Signal.PEER_BRIDGED)
     ch.linkedid = target.linkedid
+    ch.may_atxfer = "T" in options
     w.enter_bridge(ch, bridge)
     w.refresh_bridgepeer(bridge)
     left = await rt.sit_in_bridge(ch)

@@ -91,6 +91,7 @@ class Channel:
     hangup_cause: int = 0
     own_cause: int | None = None  # set by Busy()/Congestion(): the cause this side reports
     originated_app: str = ""  # set on a ;1 that runs an Originate Application
+    may_atxfer: bool = False  # Bridge option T: the atxfer feature code works on this channel
     party: object | None = None  # the simulated person behind this channel, if any
     dialed_by: Channel | None = None  # the channel whose Dial() created this ;1
     disposition: str = ""  # the Cdr Disposition of an unanswered call, set for both halves

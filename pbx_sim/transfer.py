@@ -224,6 +224,12 @@ class TransferActions:
         context = a.get("Context") or ch.variables.get("TRANSFER_CONTEXT") or ch.context
         exten = a.get("Exten")
         s.respond(a, "Success", "Atxfer successfully queued")
+        if not ch.may_atxfer:
+            # Asterisk queues the digits all the same; without Bridge option T no feature
+            # hears them, and nothing else happens (seen on Asterisk 22.10.1).
+            for digit in ATXFER_CODE + exten:
+                self._feature_digit(ch, digit)
+            return
         original = ch.bridge
         transferee = original.others(ch)[0]
         w.set_var(ch, "TRANSFER_CONTEXT", context)

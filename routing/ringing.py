@@ -148,7 +148,8 @@ class Ringer:
             result = await self._switch.originate(
                 OriginateRequest(
                     endpoint=offer.endpoint,
-                    target=ApplicationTarget("Bridge", offer.caller_channel),
+                    # option T: the operator may consult and transfer (the Atxfer action needs it)
+                    target=ApplicationTarget("Bridge", f"{offer.caller_channel},T"),
                     caller_id=caller_id,
                     ring_timeout=offer.ring_timeout_s,
                     channel_id=leg.channel_id,
