@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_desktop.api_routes import BOOLEAN, INTEGER, STRING, ApiRoute, json_body
 from agent_desktop.duty import take_off_duty
-from agent_desktop.errors import ApiError, invalid, not_found, read_json
+from agent_desktop.errors import ApiError, invalid, not_found, path_id, read_json
 from agent_desktop.keys import BOARD, DEPS, SESSIONS, DesktopDeps
 from agent_desktop.ports import agent_id_for
 from agent_desktop.security import client_address, require_admin, require_supervisor
-from crm_core import audit
+from crm_core import audit, inputs
 from crm_core.auth import hash_password
 from crm_core.models import QueueDefinition, Role, Skill, User, UserSkill
 
@@ -110,7 +110,7 @@ async def create_user(request: web.Request) -> web.Response:
 async def update_user(request: web.Request) -> web.Response:
     principal = require_admin(request)
     deps = request.app[DEPS]
-    user_id = int(request.match_info["user_id"])
+    user_id = path_id(request, "user_id")
     body = await read_json(request)
     async with deps.db.session() as session:
         user = await session.get(User, user_id)
@@ -212,16 +212,21 @@ async def list_queues(request: web.Request) -> web.Response:
     return web.json_response({"items": [_queue_dict(q) for q in queues]})
 
 
-_QUEUE_INTS = ("priority", "sl_target_pct", "sl_threshold_s", "max_wait_s")
+_QUEUE_INTS = {  # the bounds of each (the columns are 32-bit integers)
+    "priority": 1000,
+    "sl_target_pct": 100,
+    "sl_threshold_s": 86_400,
+    "max_wait_s": 86_400,
+}
 
 
 def _apply_queue(queue: QueueDefinition, body: dict[str, Any]) -> None:
-    for key in _QUEUE_INTS:
+    for key, high in _QUEUE_INTS.items():
         if key in body:
             value = body[key]
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise invalid(key, "a whole number >= 0")
-            setattr(queue, key, value)
+            if isinstance(value, str):  # a number only: "5" is refused as before
+                raise invalid(key, f"a whole number from 0 to {high}")
+            setattr(queue, key, inputs.whole(value, key, low=0, high=high))
     if "required_skills" in body:
         skills = body["required_skills"]
         if not isinstance(skills, list) or not all(
@@ -258,7 +263,7 @@ async def create_queue(request: web.Request) -> web.Response:
 async def update_queue(request: web.Request) -> web.Response:
     principal = require_admin(request)
     deps = request.app[DEPS]
-    queue_id = int(request.match_info["queue_id"])
+    queue_id = path_id(request, "queue_id")
     body = await read_json(request)
     async with deps.db.session() as session:
         queue = await session.get(QueueDefinition, queue_id)

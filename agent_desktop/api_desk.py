@@ -14,7 +14,16 @@ from sqlalchemy import select
 from agent_desktop import contacts, wrapup
 from agent_desktop.api_routes import INTEGER, STRING, ApiRoute, json_body
 from agent_desktop.callbacks import callback_list
-from agent_desktop.errors import ApiError, forbidden, invalid, not_found, plain_text, read_json
+from agent_desktop.errors import (
+    ApiError,
+    forbidden,
+    invalid,
+    not_found,
+    path_id,
+    plain_text,
+    query_id,
+    read_json,
+)
 from agent_desktop.keys import BOARD, DEPS
 from agent_desktop.principal import Principal
 from agent_desktop.security import client_address, require
@@ -27,13 +36,6 @@ SEARCH_MAX = 100  # characters of a contact search
 
 
 OBJECT = {"type": "object"}
-
-
-def _int(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise invalid(name, "must be a number") from None
 
 
 async def _may_open(request: web.Request, principal: Principal, contact_id: int) -> bool:
@@ -164,7 +166,7 @@ async def bind_contact(request: web.Request) -> web.Response:
 
 async def get_card(request: web.Request) -> web.Response:
     principal = require(request)
-    contact_id = _int(request, "contact_id")
+    contact_id = path_id(request, "contact_id")
     why = await _open_reason(request, principal, contact_id)
     if why is None:
         raise ApiError(403, "auth.forbidden", "this card was neither offered to you nor searched")
@@ -226,13 +228,11 @@ async def get_call(request: web.Request) -> web.Response:
 async def list_interactions(request: web.Request) -> web.Response:
     principal = require(request)
     query = select(Interaction).order_by(Interaction.started_at.desc()).limit(100)
-    contact = request.query.get("contact_id")
+    contact = query_id(request, "contact_id")
     if contact is not None:
-        if not contact.isdigit():
-            raise invalid("contact_id", "must be a number")
-        if not await _may_open(request, principal, int(contact)):
+        if not await _may_open(request, principal, contact):
             raise ApiError(403, "auth.forbidden", "this contact was not offered to you")
-        query = query.where(Interaction.contact_id == int(contact))
+        query = query.where(Interaction.contact_id == contact)
     elif not principal.is_supervisor:
         query = query.where(Interaction.agent_id == principal.user_id)
     async with request.app[DEPS].db.session() as session:
@@ -261,7 +261,7 @@ async def finish_task(request: web.Request) -> web.Response:
     """Closes one of your tasks or one of your queues' (audited)."""
     principal = require(request)
     deps = request.app[DEPS]
-    task_id = _int(request, "task_id")
+    task_id = path_id(request, "task_id")
     async with deps.db.session() as session:
         task = await session.get(Task, task_id)
         if task is None:

@@ -28,7 +28,7 @@ from agent_desktop import manual_dial
 from agent_desktop.api_routes import STRING, ApiRoute, json_body
 from agent_desktop.audit_trail import audit_request
 from agent_desktop.board import PANEL
-from agent_desktop.errors import ApiError, not_found, read_json, unavailable
+from agent_desktop.errors import ApiError, not_found, path_id, read_json, unavailable
 from agent_desktop.hub import Hub
 from agent_desktop.keys import DEPS, HUB, DesktopDeps
 from agent_desktop.manual_dial import (
@@ -336,7 +336,7 @@ CAMPAIGNS = web.AppKey("campaigns", CampaignPanel)
 
 
 def _campaign_id(request: web.Request) -> int:
-    return int(request.match_info["campaign_id"])  # the route only matches digits
+    return path_id(request, "campaign_id")
 
 
 async def list_campaigns(request: web.Request) -> web.Response:

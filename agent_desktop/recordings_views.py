@@ -21,7 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent_desktop.api_routes import ApiRoute
 from agent_desktop.audit_trail import audit_request
 from agent_desktop.board import PANEL
-from agent_desktop.errors import ApiError, forbidden, invalid, not_found
+from agent_desktop.errors import (
+    ApiError,
+    forbidden,
+    invalid,
+    not_found,
+    path_id,
+    plain_text,
+    query_id,
+    query_int,
+)
 from agent_desktop.hub import Hub
 from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER
 from agent_desktop.ports import agent_id_for
@@ -94,7 +103,7 @@ def _refusal(listener: Listener, facts: RecordingFacts, reason: str) -> ApiError
 async def _audible(request: web.Request) -> tuple[Principal, Recording]:
     """The recording in the path, if the signed-in user may hear it."""
     principal = require(request)
-    recording_id = int(request.match_info["recording_id"])  # the route admits digits only
+    recording_id = path_id(request, "recording_id")
     async with request.app[DEPS].db.session() as session:
         recording = await session.get(Recording, recording_id)
         if recording is None:
@@ -258,10 +267,9 @@ async def contact_recordings(request: web.Request) -> web.Response:
     """A debtor's recorded calls, newest first. Keyword flags of all of them are shown (the
     operator must know the debtor said "lawyer"); audio only of those the user may hear."""
     principal = require(request)
-    raw = request.query.get("contact_id", "")
-    if not raw.isdigit():
+    contact_id = query_id(request, "contact_id")
+    if contact_id is None:
         raise invalid("contact_id", "must be a number")
-    contact_id = int(raw)
     if not await _may_open_contact(request, principal, contact_id):
         raise forbidden("see the recordings of a contact not offered to you")
     async with request.app[DEPS].db.session() as session:
@@ -289,10 +297,8 @@ async def search_recordings(request: web.Request) -> web.Response:
     """Transcript full-text search, limited to the calls the user may hear (audited)."""
     principal = require(request)
     deps = request.app[DEPS]
-    query = request.query.get("q", "")
-    raw_limit = request.query.get("limit", "50")
-    if not raw_limit.isdigit():
-        raise invalid("limit", "must be a number")
+    query = plain_text(request.query.get("q", ""), "q", 200)
+    limit = query_int(request, "limit", 50, low=1, high=MAX_RESULTS)
     try:
         hits = await search(
             deps.db, query, campaign=request.query.get("campaign") or None, limit=MAX_RESULTS
@@ -313,7 +319,7 @@ async def search_recordings(request: web.Request) -> web.Response:
         for hit in hits
         if hit.recording_id in facts and may_hear(listener, facts[hit.recording_id]).allowed
     ]
-    audible = audible[: max(1, min(int(raw_limit), MAX_RESULTS))]
+    audible = audible[:limit]
     await _audit(request, principal, "search", "transcripts", "", q=query[:200], hits=len(audible))
     items = [
         {

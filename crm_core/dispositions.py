@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,7 +46,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core import audit
+from crm_core import audit, inputs
 from crm_core.db import Database
 from crm_core.models import (
     AuditEntry,
@@ -201,28 +201,22 @@ def parse(
         raw = body.get("promise")
         if not isinstance(raw, dict):
             raise WrapUpError("promise", "amount, date and debt are required")
-        try:
-            debt_id = int(raw.get("debt_id"))
-        except (TypeError, ValueError):
-            raise WrapUpError("promise.debt_id", "choose the debt") from None
-        try:
-            amount = Decimal(str(raw.get("amount", ""))).quantize(Decimal("0.01"))
-        except InvalidOperation:
-            raise WrapUpError("promise.amount", "not an amount") from None
-        try:
-            due_on = date.fromisoformat(str(raw.get("due_on", "")))
-        except ValueError:
-            raise WrapUpError("promise.due_on", "a date YYYY-MM-DD is required") from None
+        try:  # bounded: no NaN, Infinity, 1e30, non-ASCII digits or year-9999 dates
+            debt_id = inputs.ident(raw.get("debt_id"), "promise.debt_id")
+            amount = inputs.amount(raw.get("amount", ""), "promise.amount")
+            due_on = inputs.day(raw.get("due_on", ""), "promise.due_on")
+        except inputs.InputError as exc:
+            raise WrapUpError(exc.field, exc.message) from None
         promise = PromiseInput(debt_id, amount, due_on)
     callback = None
     if code.needs_callback:
         raw = body.get("callback")
         if not isinstance(raw, dict):
             raise WrapUpError("callback", "a date and time are required")
-        try:
-            local = datetime.fromisoformat(str(raw.get("local", "")))
-        except ValueError:
-            raise WrapUpError("callback.local", "a date and time are required") from None
+        try:  # bounded: a year-9999 time would overflow when moved to UTC
+            local = inputs.moment(raw.get("local", ""), "callback.local")
+        except inputs.InputError as exc:
+            raise WrapUpError(exc.field, exc.message) from None
         if local.tzinfo is not None:
             raise WrapUpError("callback.local", "give the debtor's local time, without a zone")
         assign = raw.get("assign", "self")

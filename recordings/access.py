@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK = 64 * 1024
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")  # ASCII digits; no 5000-digit ints
 
 
 @dataclass(frozen=True, slots=True)
