@@ -17,9 +17,9 @@ venv: $(VENV)/.installed
 demo: venv
 	$(VENV)/bin/callboard --config $(CONFIG) demo
 
+# scripts/test-env installs (as root) and starts what the suite needs, then runs it
 test: venv
-	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	scripts/test-env sh -c '$(VENV)/bin/ruff check . && $(PY) -m pytest'
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -54,7 +54,7 @@ def pg_database_url() -> Iterator[str]:
     except OSError as exc:
         pytest.fail(
             f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}). The storage tests run against "
-            "a real server: `.ci/run` installs and starts one; or set CALLBOARD_TEST_PG_URL."
+            "a real server: `make test` starts one; or set CALLBOARD_TEST_PG_URL."
         )
     yield f"{base}/{name}"
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
