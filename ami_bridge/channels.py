@@ -193,6 +193,7 @@ class ChannelInfo:
     music_on_hold: bool
     held: bool  # a Hold indication from the phone
     recording: bool
+    role: PartyRole = PartyRole.OUTSIDE  # what the channel is to Callboard (see PartyRole)
 
     @classmethod
     def of(cls, ch: Channel) -> ChannelInfo:
@@ -216,6 +217,7 @@ class ChannelInfo:
             music_on_hold=ch.on_moh,
             held=ch.on_hold,
             recording=ch.recording,
+            role=ch.role,
         )
 
 
@@ -239,12 +241,36 @@ class CallInfo:
 
     @property
     def caller_channel(self) -> ChannelInfo | None:
-        """The channel to connect an agent to: the one waiting on music on hold, else the first
-        channel the PBX did not originate (the inbound leg), else the first channel."""
-        for ch in self.channels:
+        """The debtor's own channel (to connect an agent to, to record): the outside party's
+        channel waiting on music on hold; else a dialed customer leg (the Originate's own
+        channel: `PJSIP/trunk-…`, or the `;1` of `Local/<number>@pstn-sim`, never the `;2`
+        that only simulates the far end); else the outside channel the PBX did not originate
+        (the inbound leg: `PJSIP/trunk-…`, the `;2` of an inbound Local pair, not the handset
+        `;1` beyond it); else any outside channel; else the first channel."""
+        outside = [ch for ch in self.channels if ch.role is PartyRole.OUTSIDE]
+        dialed = self._customer_legs()
+        for ch in (*dialed, *outside):
             if ch.music_on_hold and ch.bridge_id is None:
                 return ch
-        for ch in self.channels:
+        for ch in dialed:
+            if ch.originated:
+                return ch
+        if dialed:
+            return dialed[0]
+        for ch in outside:
             if not ch.originated:
                 return ch
+        if outside:
+            return outside[0]
         return self.channels[0] if self.channels else None
+
+    def _customer_legs(self) -> list[ChannelInfo]:
+        """The dialed channels, without the `;2` halves whose `;1` is a dialed leg of the call
+        too: that half runs the far end's dialplan (a simulated party), it is no debtor."""
+        dialed = [ch for ch in self.channels if ch.role is PartyRole.DIALED]
+        names = {ch.name for ch in dialed}
+        return [
+            ch
+            for ch in dialed
+            if not (ch.name.endswith(";2") and local_sibling(ch.name) in names)
+        ]
