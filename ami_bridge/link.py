@@ -13,7 +13,10 @@ of these against real Asterisk bytes. So the session (`ami_bridge.session`) is p
 streams over `ami_bridge.frames` (incremental, byte-safe framing), and the link adds:
 
 - every action bounded by a timeout (ActionTimeout), and failed, never replayed, on link loss;
-- a watchdog: a Ping every `ping_interval`; silence for `dead_after` seconds means dead;
+- a watchdog: a Ping every `ping_interval`; silence for `dead_after` seconds means dead (bytes
+  received but not yet read, as after a stall of a busy machine, are not silence);
+- every event received before EOF (after `Event: Shutdown` too) is delivered before the link
+  reports itself down, whatever ended the session;
 - reconnect with capped exponential backoff and jitter (a refused login waits the maximum,
   so a wrong secret does not trip fail2ban);
 - `OriginateResponse` matched to its Originate by ActionID *and* passed on as an event; the wait
@@ -347,13 +350,18 @@ class Link:
         self._set_state(LinkState.UP, f"{self.config.host}:{self.config.port}")
         reason = "stopped"
         try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._read(session), name="ami-reader")
-                tasks.create_task(self._watch(session), name="ami-watchdog")
-                if self._on_up is not None:
-                    tasks.create_task(self._run_on_up(self._on_up), name="ami-on-up")
-        except* SessionLost as group:
-            reason = str(group.exceptions[0])
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._read(session), name="ami-reader")
+                    tasks.create_task(self._watch(session), name="ami-watchdog")
+                    if self._on_up is not None:
+                        tasks.create_task(self._run_on_up(self._on_up), name="ami-on-up")
+            except* SessionLost as group:
+                reason = str(group.exceptions[0])
+            # Whoever ended the session (the watchdog, a failed resync), what was received
+            # before is delivered before anyone hears that the link is down.
+            for message in await session.read_received():
+                self._route(session, message)
         finally:
             self._up.clear()
             self._session = None
@@ -362,28 +370,39 @@ class Link:
         return reason
 
     async def _read(self, session: Session) -> None:
-        for message in session.backlog:
-            self._route(session, message)
-        session.backlog.clear()
+        """Deliver every message in order until EOF. After `Event: Shutdown` Asterisk closes
+        the socket; whatever it sends until then is still delivered (bounded by dead_after)."""
+        goodbye: str | None = None
+        messages, session.backlog = session.backlog, []
         while True:
-            for message in await session.read_messages():
-                self._route(session, message)
+            for message in messages:
+                goodbye = self._route(session, message) or goodbye
+            if goodbye is None:
+                messages = await session.read_messages()
+                continue
+            try:
+                async with asyncio.timeout(self.config.dead_after):
+                    messages = await session.read_messages()
+            except (TimeoutError, SessionLost):
+                raise SessionLost(goodbye) from None
 
-    def _route(self, session: Session, message: Message) -> None:
+    def _route(self, session: Session, message: Message) -> str | None:
+        """Hand one message to its action or to the event handler; for `Event: Shutdown`,
+        returns why the session is ending."""
         if session.take(message):  # a reply, or an item of a list we asked for
-            return
+            return None
         event = message.get("Event")
         if event is None:
             log.warning("AMI message neither response nor event: %r", list(message)[:4])
-            return
+            return None
         if event == "OriginateResponse":
             waiter = self._originates.get(message.get("ActionID", ""))
             if waiter is not None and not waiter.done():
                 waiter.set_result(message)
         self._deliver(message)
         if event == "Shutdown":
-            restart = message.get("Restart", "False")
-            raise SessionLost(f"Asterisk is shutting down (Restart: {restart})")
+            return f"Asterisk is shutting down (Restart: {message.get('Restart', 'False')})"
+        return None
 
     def _deliver(self, event: Message) -> None:
         try:
@@ -396,11 +415,24 @@ class Link:
         """Ping every `ping_interval`; no bytes at all for `dead_after` seconds means dead."""
         cfg = self.config
         next_ping = time.monotonic()
+        reader_had_its_turn = False
         while True:
             now = time.monotonic()
             silent = now - session.last_heard
             if silent >= cfg.dead_after:
+                # After the event loop stalled (a busy machine), the bytes that end the silence
+                # may be received but not yet read: they are not silence, and the reader takes
+                # them first. Judged dead only once nothing received is waiting.
+                if session.has_unread_bytes():
+                    reader_had_its_turn = False
+                    await asyncio.sleep(0)
+                    continue
+                if not reader_had_its_turn:  # what it was woken for but has not yet read
+                    reader_had_its_turn = True
+                    await asyncio.sleep(0)
+                    continue
                 raise SessionLost(f"no reply to Ping for {silent:.1f} s")
+            reader_had_its_turn = False
             if now >= next_ping:
                 session.ping()
                 next_ping = now + cfg.ping_interval

@@ -9,6 +9,7 @@ collect items. Events that are neither are handed back to the Link.
 from __future__ import annotations
 
 import asyncio
+import select
 import time
 from collections.abc import Iterator
 
@@ -94,6 +95,32 @@ class Session:
             raise SessionLost("Asterisk closed the connection")
         self.last_heard = time.monotonic()
         return self.parser.feed(data)
+
+    async def read_received(self) -> list[Message]:
+        """The messages in bytes already received, without waiting for more: a session that is
+        over still owes them to the link."""
+        messages: list[Message] = []
+        while True:
+            try:
+                async with asyncio.timeout(0):  # cancels only if read() would have to wait
+                    data = await self.reader.read(65536)
+            except (TimeoutError, OSError):
+                return messages
+            if not data:
+                return messages
+            messages.extend(self.parser.feed(data))
+
+    def has_unread_bytes(self) -> bool:
+        """Whether the OS holds bytes (or the EOF) received on this connection that the reader
+        has not taken yet."""
+        sock = self.writer.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([sock.fileno()], [], [], 0)
+        except (OSError, ValueError):  # closed meanwhile
+            return False
+        return bool(readable)
 
     def write(self, action: str, headers: Headers, action_id: str) -> None:
         fields: dict[str, list[str]] = {"Action": [action]}

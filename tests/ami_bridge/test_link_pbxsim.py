@@ -25,6 +25,7 @@ from crm_core.db import Database
 from crm_core.models import Interaction
 from pbx_sim import PbxSim, SimConfig
 from tests.ami_bridge.trace_server import test_config
+from tests.waiting import eventually
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Rig:
     bridge: AmiBridge
     seen: Subscription
 
-    async def until(self, test: Callable[[Event], bool], within: float = 5.0) -> Event:
+    async def until(self, test: Callable[[Event], bool], within: float = 20.0) -> Event:
         async with asyncio.timeout(within):
             while True:
                 event = await self.seen.get()
@@ -63,7 +64,7 @@ async def rig(db: Database, **overrides: float | str) -> AsyncIterator[Rig]:
     bridge = AmiBridge(test_config(sim.ami_port, **overrides), bus=bus, clock=SystemClock(), db=db)
     await bridge.start()
     try:
-        await bridge.link.wait_up(3)
+        await bridge.link.wait_up(10)
         yield Rig(sim, bridge, seen)
     finally:
         await bridge.stop()
@@ -135,11 +136,15 @@ async def test_originate_outcome_that_arrives_after_a_reconnect_is_not_lost(
 ) -> None:
     async with rig(sqlite_db) as r:
         caller = await r.caller("100", 30)
-        ringing = {"AGENT_RING_SECS": "1", "AGENT_PROMPT": "beep", "AGENT_TALK_SECS": "1"}
+        ringing = {"AGENT_RING_SECS": "2", "AGENT_PROMPT": "beep", "AGENT_TALK_SECS": "1"}
         connecting = asyncio.create_task(
             r.bridge.switch.connect(caller_leg(caller), "Local/agent1@cb-agents", variables=ringing)
         )
-        await asyncio.sleep(0.3)  # Asterisk said "queued"; the agent is still ringing
+        # Asterisk said "queued" and the agent's phone rings
+        await eventually(
+            lambda: any(name.startswith("Local/agent1@") for name in r.sim.world.channels),
+            what="the agent's leg",
+        )
         r.sim.fault_drop_connections()
         agent = await connecting  # its OriginateResponse comes on the next session
         assert agent.answered and r.bridge.link.sessions == 2
@@ -151,14 +156,15 @@ async def test_silent_pbx_is_noticed_and_calls_ended_meanwhile_are_closed(
     sqlite_db: Database,
 ) -> None:
     async with rig(sqlite_db) as r:
-        quiet = await r.caller("100", 1.0)  # hangs up 1 s from now, while the PBX is silent
+        quiet = await r.caller("100", 60)
         staying = await r.caller("101", 60)
-        silent_at = time.monotonic()
         r.sim.fault_silent(True)
         await r.until(lambda e: isinstance(e, LinkStatusChanged) and e.state is LinkState.WAITING)
-        assert time.monotonic() - silent_at < 0.6 + 0.3, "dead link noticed within dead_after"
-        await asyncio.sleep(1.5)
-        assert not r.sim.call_log.calls[quiet.uniqueid or ""].active
+        # The quiet call ends while the PBX says nothing about it.
+        quiet_leg = r.sim.channel(caller_leg(quiet))
+        assert quiet_leg is not None
+        r.sim.world.hangup_request(quiet_leg, 16)
+        await eventually(lambda: not r.sim.call_log.calls[quiet.uniqueid or ""].active)
         r.sim.fault_silent(False)
         summary = await r.until(lambda e: isinstance(e, PbxResynced) and e.session >= 2)
         assert summary.closed_calls == (quiet.uniqueid,)
@@ -191,11 +197,11 @@ async def test_unanswered_actions_time_out_instead_of_hanging(sqlite_db: Databas
         r.sim.fault_ignore_action("Redirect")
         r.sim.fault_ignore_action("Originate")
         started = time.monotonic()
-        with pytest.raises(ActionTimeout):
+        with pytest.raises(ActionTimeout, match=r"within 0\.3 s"):  # the configured timeout
             await r.bridge.switch.redirect(caller_leg(caller), "cb-voicemail", "100")
-        with pytest.raises(OriginateLost, match="the call may exist"):
+        with pytest.raises(OriginateLost, match=r"within 0\.3 s; the call may exist"):
             await r.bridge.switch.connect(caller_leg(caller), "Local/agent1@cb-agents")
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 10, "bounded, not hanging (generous: a busy CI)"
         assert r.bridge.link.is_up, "lost replies do not take the link down"
         await r.bridge.switch.hangup(caller_leg(caller))
         await r.until(ended(caller.uniqueid or ""))
@@ -242,7 +248,7 @@ async def test_wrong_secret_and_refused_port_against_the_simulator() -> None:
     try:
         await bridge.start()
         with pytest.raises(LoginFailed, match="Authentication failed"):
-            await bridge.link.wait_up(3)
+            await bridge.link.wait_up(10)
         assert (bridge.status().last_error or "").startswith("ami.login_failed: ")
         await bridge.stop()
         port = sim.ami_port
