@@ -17,10 +17,9 @@ from agent_desktop.keys import BOARD, DEPS, SESSIONS, DesktopDeps
 from agent_desktop.ports import agent_id_for
 from agent_desktop.security import client_address, require_admin, require_supervisor
 from crm_core import audit, inputs
+from crm_core import users as user_rules
 from crm_core.auth import hash_password
 from crm_core.models import QueueDefinition, Role, Skill, User, UserSkill
-
-MIN_PASSWORD = 10
 
 
 async def live_agents(request: web.Request) -> web.Response:
@@ -75,29 +74,33 @@ def _language(value: object) -> str:
 
 
 async def _password_hash(value: object) -> str:
-    if not isinstance(value, str) or len(value) < MIN_PASSWORD:
-        raise invalid("password", f"at least {MIN_PASSWORD} characters")
-    return await asyncio.get_running_loop().run_in_executor(None, hash_password, value)
+    password = user_rules.check_password(value)
+    return await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
 
 
 async def create_user(request: web.Request) -> web.Response:
     principal = require_admin(request)
     deps = request.app[DEPS]
     body = await read_json(request)
-    username = body.get("username")
-    if not isinstance(username, str) or not 2 <= len(username.strip()) <= 64:
-        raise invalid("username", "2-64 characters")
+    username = user_rules.check_username(body.get("username"))
+    full_name = user_rules.check_full_name(body.get("full_name", ""))
+    endpoint = user_rules.check_endpoint(body.get("endpoint", ""))
+    role, language = _role(body.get("role", "operator")), _language(body.get("language", "en"))
     user = User(
-        username=username.strip(),
-        full_name=str(body.get("full_name", ""))[:100],
-        role=_role(body.get("role", "operator")),
+        username=username,
+        full_name=full_name,
+        role=role,
         password_hash=await _password_hash(body.get("password")),
-        endpoint=str(body.get("endpoint", ""))[:100],
-        language=_language(body.get("language", "en")),
+        endpoint=endpoint,
+        language=language,
         created_at=deps.clock.now(),
     )
     try:
         async with deps.db.session() as session:
+            try:
+                await user_rules.ensure_new_username(session, username)
+            except user_rules.UsernameTaken as exc:
+                raise ApiError(409, "conflict", str(exc), {"field": "username"}) from None
             session.add(user)
             await session.flush()
             _audit(session, request, principal.user_id, "create", "user", user.id, deps)
@@ -117,11 +120,11 @@ async def update_user(request: web.Request) -> web.Response:
         if user is None:
             raise not_found(f"user {user_id}")
         if "full_name" in body:
-            user.full_name = str(body["full_name"])[:100]
+            user.full_name = user_rules.check_full_name(body["full_name"])
         if "role" in body:
             user.role = _role(body["role"])
         if "endpoint" in body:
-            user.endpoint = str(body["endpoint"])[:100]
+            user.endpoint = user_rules.check_endpoint(body["endpoint"])
         if "language" in body:
             user.language = _language(body["language"])
         if "password" in body:

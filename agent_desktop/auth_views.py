@@ -27,6 +27,7 @@ from agent_desktop.sessions import COOKIE, IDLE_TIMEOUT_S
 from crm_core import audit
 from crm_core.auth import hash_password, verify_password
 from crm_core.models import User
+from crm_core.users import MAX_PASSWORD
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     ):
         return _form(request, error=renderer_text(request, "bad_login"), status=403)
     username = str(form.get("username", "")).strip()[:64]
-    password = str(form.get("password", ""))[:256]
+    password = str(form.get("password", ""))[:MAX_PASSWORD]  # what user_rules admits
     addr = client_address(request)
     throttle = request.app[THROTTLE]
     wait = throttle.retry_after(username, addr)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from crm_core import users as user_rules
 from crm_core.auth import hash_password
 from crm_core.clock import Clock, SystemClock
 from crm_core.db import Database
@@ -58,14 +59,15 @@ async def seed_demo_users(
         for demo in users:
             if demo.username in existing:
                 continue
-            digest = await loop.run_in_executor(None, hash_password, demo.password)
+            password = user_rules.check_password(demo.password)  # the rules of every user
+            digest = await loop.run_in_executor(None, hash_password, password)
             session.add(
                 User(
-                    username=demo.username,
-                    full_name=demo.full_name,
+                    username=user_rules.check_username(demo.username),
+                    full_name=user_rules.check_full_name(demo.full_name),
                     role=demo.role,
                     password_hash=digest,
-                    endpoint=demo.endpoint,
+                    endpoint=user_rules.check_endpoint(demo.endpoint),
                     language=demo.language,
                     created_at=clock.now(),
                 )
