@@ -16,6 +16,7 @@ from agent_desktop import (
     api_admin,
     api_desk,
     campaign_views,
+    dnc_views,
     manual_dial,
     openapi,
     recordings_views,
@@ -51,7 +52,13 @@ from agent_desktop.throttle import LoginThrottle, TrustedProxies
 from agent_desktop.ws import websocket
 
 STATIC = Path(__file__).parent / "static"
-API_ROUTES = api_desk.ROUTES + api_admin.ROUTES + recordings_views.ROUTES + campaign_views.ROUTES
+API_ROUTES = (
+    api_desk.ROUTES
+    + api_admin.ROUTES
+    + recordings_views.ROUTES
+    + campaign_views.ROUTES
+    + dnc_views.ROUTES
+)
 
 
 def create_app(deps: DesktopDeps) -> web.Application:
@@ -85,6 +92,7 @@ def create_app(deps: DesktopDeps) -> web.Application:
     manual_dial.start_outcomes(app, _background)
     manual_dial.start_outcomes(app, _background)
     recordings_views.setup(app)
+    dnc_views.setup(app)
     app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_background(hub.run, "desktop-hub"))
     app.cleanup_ctx.append(_background(hub.run_sampler, "desktop-wallboard-sampler"))

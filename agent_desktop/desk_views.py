@@ -12,6 +12,7 @@ from agent_desktop.errors import ApiError, invalid, read_json, unavailable
 from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER
 from agent_desktop.principal import Principal
 from agent_desktop.security import SESSION, current, require
+from crm_core import disposition_codes
 from crm_core.models import Interaction
 from routing.agent_state import AgentState
 from routing.errors import RoutingError
@@ -31,7 +32,7 @@ async def desk_page(request: web.Request) -> web.StreamResponse:
             "promise": d.needs_promise,
             "callback": d.needs_callback,
         }
-        for d in deps.dispositions
+        for d in await disposition_codes.active(deps.db, deps.dispositions)
     ]
     return request.app[RENDERER].page(
         "desk.html",

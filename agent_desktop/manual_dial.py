@@ -38,7 +38,7 @@ from crm_core import audit
 from crm_core.clock import Clock
 from crm_core.config import Settings
 from crm_core.db import Database
-from dialer.compliance import CompliancePolicy, Rule
+from dialer.compliance import NEVER_OVERRIDDEN, CompliancePolicy
 from dialer.manual import MANUAL_CAMPAIGN as MANUAL_CAMPAIGN
 from dialer.manual import (
     Decision,
@@ -53,7 +53,7 @@ from dialer.manual import (
 )
 
 APPROVAL_TTL = timedelta(minutes=15)
-NEVER_OVERRIDDEN = frozenset({Rule.DO_NOT_CALL})  # the global list: nobody dials it, full stop
+# the global list and a stopped debt: nobody dials them, full stop (dialer.compliance)
 MAX_REASON = 200
 
 

@@ -21,7 +21,9 @@ from agent_desktop.errors import ApiError, invalid, read_json
 from agent_desktop.keys import BOARD, DEPS, DesktopDeps
 from agent_desktop.principal import Principal
 from agent_desktop.security import client_address, require
+from crm_core import disposition_codes
 from crm_core import dispositions as rule
+from crm_core.arrangements import CollectionRules
 from crm_core.interactions import InteractionLog
 from crm_core.models import Interaction
 from dialer.conversations import record_disposition
@@ -41,6 +43,7 @@ def dispositions(deps: DesktopDeps) -> rule.Dispositions:
         center_tz=deps.settings.center.timezone,
         correction_window=timedelta(seconds=deps.settings.dispositions.correction_window_s),
         ledger=partial(record_disposition, deps.db),
+        rules=CollectionRules.from_settings(deps.settings),
     )
 
 
@@ -64,7 +67,8 @@ async def save(
     """The operator's wrap-up of a call: the one offered to them now, or one logged as theirs."""
     deps = request.app[DEPS]
     try:
-        wrap = rule.parse(body, deps.dispositions, linkedid)
+        codes = await disposition_codes.active(deps.db, deps.dispositions)
+        wrap = rule.parse(body, codes, linkedid)
     except rule.WrapUpError as exc:
         raise invalid(exc.field, exc.message) from exc
     call = request.app[BOARD].calls.get(wrap.linkedid)
@@ -105,7 +109,8 @@ async def correct(
     ):
         raise invalid("user_id", "the operator whose disposition to correct, as a number")
     try:
-        wrap = rule.parse(body, deps.dispositions, linkedid)
+        codes = await disposition_codes.active(deps.db, deps.dispositions)
+        wrap = rule.parse(body, codes, linkedid)
         reason = rule.parse_reason(body)
     except rule.WrapUpError as exc:
         raise invalid(exc.field, exc.message) from exc

@@ -36,6 +36,7 @@ are corrected like any other.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -47,6 +48,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core import audit, inputs
+from crm_core.arrangements import (
+    CollectionRules,
+    PlanError,
+    cancel_plan,
+    create_plan,
+    parse_instalments,
+)
 from crm_core.db import Database
 from crm_core.models import (
     AuditEntry,
@@ -72,6 +80,18 @@ MAX_REASON = 500
 # -- the codes -------------------------------------------------------------------------------
 
 
+class Effect(enum.StrEnum):
+    """What saving a disposition does beyond the record (crm_core.disposition_effects)."""
+
+    NONE = ""
+    WRONG_NUMBER = "wrong_number"  # the number is unlinked from the contact: not dialled for them
+    DISPUTE = "dispute"  # the debt becomes disputed: no dialing until resolved
+    DECEASED = "deceased"  # the contact's open debts: status deceased, no dialing
+    BANKRUPT = "bankrupt"  # the debt (or all the contact's open debts): bankrupt, no dialing
+    ATTORNEY = "attorney"  # represented by a lawyer: status attorney, no dialing
+    CEASE = "cease"  # a cease request: the contact's numbers on the global do-not-call list
+
+
 @dataclass(frozen=True, slots=True)
 class DispositionCode:
     code: str
@@ -80,11 +100,15 @@ class DispositionCode:
     needs_promise: bool = False  # a promise to pay (amount, date) must be given
     needs_callback: bool = False  # a callback time must be given
     right_party: bool = False  # a conversation with the debtor (counts for contact rules)
+    effect: Effect = Effect.NONE
+    needs_arrangement: bool = False  # a payment arrangement is set up with it (payments' wrap-up)
 
     def label(self, language: str) -> str:
         return self.label_ru if language == "ru" else self.label_en
 
 
+# The built-in set: what the seed migration (0005) writes into `disposition_codes`, and what
+# the desk uses while that table is empty (a test schema, a database never migrated).
 DEFAULT_DISPOSITIONS: tuple[DispositionCode, ...] = (
     DispositionCode("rpc", "Right party contact", "Контакт с должником", right_party=True),
     DispositionCode(
@@ -92,10 +116,26 @@ DEFAULT_DISPOSITIONS: tuple[DispositionCode, ...] = (
     ),
     DispositionCode("callback", "Callback", "Перезвонить", needs_callback=True, right_party=True),
     DispositionCode("refused", "Refused to pay", "Отказ от оплаты", right_party=True),
-    DispositionCode("dispute", "Dispute", "Оспаривает долг", right_party=True),
-    DispositionCode("wrong_number", "Wrong number", "Неверный номер"),
-    DispositionCode("deceased", "Deceased", "Умер"),
-    DispositionCode("bankrupt", "Bankrupt", "Банкрот"),
+    DispositionCode(
+        "dispute", "Dispute", "Оспаривает долг", right_party=True, effect=Effect.DISPUTE
+    ),
+    DispositionCode("wrong_number", "Wrong number", "Неверный номер", effect=Effect.WRONG_NUMBER),
+    DispositionCode("deceased", "Deceased", "Умер", effect=Effect.DECEASED),
+    DispositionCode("bankrupt", "Bankrupt", "Банкрот", effect=Effect.BANKRUPT),
+    DispositionCode(
+        "attorney",
+        "Represented by a lawyer",
+        "Представлен юристом",
+        right_party=True,
+        effect=Effect.ATTORNEY,
+    ),
+    DispositionCode(
+        "cease",
+        "Stop calling (cease request)",
+        "Просит не звонить",
+        right_party=True,
+        effect=Effect.CEASE,
+    ),
 )
 
 
@@ -154,6 +194,9 @@ class PromiseInput:
     debt_id: int
     amount: Decimal
     due_on: date
+    # a payment plan instead of one promise: its instalments (amount: their sum, due_on:
+    # the first one's date); rules in crm_core.arrangements
+    instalments: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +213,7 @@ class WrapUp:
     notes: str
     promise: PromiseInput | None
     callback: CallbackInput | None
+    debt_id: int | None = None  # the debt an effect is about (dispute, bankrupt, attorney)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +241,10 @@ def parse(
     if not isinstance(notes, str) or len(notes) > MAX_NOTES:
         raise WrapUpError("notes", f"text of at most {MAX_NOTES} characters")
     promise = None
-    if code.needs_promise:
+    raw_plan = body.get("promise")
+    if _wants_plan(code, raw_plan):
+        promise = _plan_input(raw_plan)
+    elif code.needs_promise:
         raw = body.get("promise")
         if not isinstance(raw, dict):
             raise WrapUpError("promise", "amount, date and debt are required")
@@ -223,7 +270,34 @@ def parse(
         if assign not in ("self", "queue"):
             raise WrapUpError("callback.assign", "assign to 'self' or 'queue'")
         callback = CallbackInput(local, assign == "queue")
-    return WrapUp(key, linkedid, code, notes.strip(), promise, callback)
+    debt_id = body.get("debt_id")
+    if debt_id is not None and (not isinstance(debt_id, int) or isinstance(debt_id, bool)):
+        raise WrapUpError("debt_id", "the debt this disposition is about, as a number")
+    return WrapUp(key, linkedid, code, notes.strip(), promise, callback, debt_id)
+
+
+def _wants_plan(code: DispositionCode, raw: Any) -> bool:
+    """A promise with instalments is a payment plan; a code that needs an arrangement
+    takes nothing else."""
+    if getattr(code, "needs_arrangement", False):
+        return True
+    return code.needs_promise and isinstance(raw, dict) and raw.get("instalments") is not None
+
+
+def _plan_input(raw: Any) -> PromiseInput:
+    if not isinstance(raw, dict):
+        raise WrapUpError("promise", "the debt and the instalments are required")
+    debt_id = raw.get("debt_id")
+    if isinstance(debt_id, str) and debt_id.isascii() and debt_id.isdigit():
+        debt_id = int(debt_id)
+    if not isinstance(debt_id, int) or isinstance(debt_id, bool) or debt_id < 1:
+        raise WrapUpError("promise.debt_id", "choose the debt")
+    try:
+        items = parse_instalments(raw.get("instalments"), "promise.instalments")
+    except PlanError as exc:
+        raise WrapUpError(exc.field, exc.message) from None
+    total = sum((i.amount for i in items), Decimal("0.00"))
+    return PromiseInput(debt_id, total, items[0].due_on, items)
 
 
 def parse_reason(body: dict[str, Any]) -> str:
@@ -279,11 +353,13 @@ class Dispositions:
         center_tz: str,
         correction_window: timedelta,
         ledger: ConversationLedger | None = None,
+        rules: CollectionRules | None = None,
     ) -> None:
         self._db = db
         self._center_tz = center_tz
         self._window = correction_window
         self._ledger = ledger
+        self._rules = rules or CollectionRules()
 
     @property
     def correction_window(self) -> timedelta:
@@ -367,12 +443,36 @@ class Dispositions:
             before = await _snapshot(session, leg)
             cancelled = await _cancel(session, leg, now)
             promise_id = task_id = None
-            if wrap.promise is not None:
+            plan_id = None
+            if wrap.promise is not None and wrap.promise.instalments:
+                plan_id = await self._plan(
+                    session, wrap.promise, interaction, actor.user_id, None, now, remote_addr
+                )
+            elif wrap.promise is not None:
                 promise_id = await _promise(session, wrap.promise, interaction, actor.user_id, now)
             if wrap.callback is not None:
                 task_id = await self._callback(
                     session, wrap, interaction, leg.user_id, actor.user_id, interaction.queue, now
                 )
+            previous = (leg.revision_result if leg.revision else leg.result) or {}
+            effect = await disposition_effects.apply(
+                session,
+                wrap.code,
+                interaction,
+                debt_id=wrap.debt_id,
+                user_id=actor.user_id,
+                now=now,
+                remote_addr=remote_addr,
+            )
+            kept = await disposition_effects.keep_on_correction(
+                session,
+                leg,
+                previous.get("effect"),
+                wrap.code,
+                interaction,
+                user_id=actor.user_id,
+                now=now,
+            )
             leg.code = wrap.code.code
             leg.notes = wrap.notes
             leg.promise_id = promise_id
@@ -389,8 +489,11 @@ class Dispositions:
                 "disposition": wrap.code.code,
                 "promise_id": promise_id,
                 "task_id": task_id,
+                **({"arrangement_id": plan_id} if plan_id else {}),
                 "revision": leg.revision,
                 "cancelled": cancelled,
+                **({"effect": effect} if effect else {}),
+                **({"effects_kept": kept} if kept else {}),
             }
             leg.revision_result = result
             await session.flush()
@@ -487,7 +590,12 @@ class Dispositions:
         remote_addr: str,
     ) -> dict[str, Any]:
         promise_id = task_id = None
-        if wrap.promise is not None:
+        plan_id = None
+        if wrap.promise is not None and wrap.promise.instalments:
+            plan_id = await self._plan(
+                session, wrap.promise, interaction, user_id, queue, now, remote_addr
+            )
+        elif wrap.promise is not None:
             promise_id = await _promise(session, wrap.promise, interaction, user_id, now)
         if wrap.callback is not None:
             task_id = await self._callback(
@@ -499,6 +607,15 @@ class Dispositions:
                 queue if queue is not None else interaction.queue,
                 now,
             )
+        effect = await disposition_effects.apply(
+            session,
+            wrap.code,
+            interaction,
+            debt_id=wrap.debt_id,
+            user_id=user_id,
+            now=now,
+            remote_addr=remote_addr,
+        )
         interaction.disposition = wrap.code.code
         interaction.notes = wrap.notes
         if interaction.agent_id is None:
@@ -508,6 +625,8 @@ class Dispositions:
             "disposition": wrap.code.code,
             "promise_id": promise_id,
             "task_id": task_id,
+            **({"arrangement_id": plan_id} if plan_id else {}),
+            **({"effect": effect} if effect else {}),
         }
         session.add(
             CallDisposition(
@@ -538,6 +657,40 @@ class Dispositions:
             result=result,
         )
         return result
+
+    async def _plan(
+        self,
+        session: AsyncSession,
+        promise: PromiseInput,
+        interaction: Interaction,
+        user_id: int,
+        queue: str | None,
+        now: datetime,
+        remote_addr: str,
+    ) -> int:
+        """A payment plan instead of one promise (crm_core.arrangements' rules)."""
+        debt = await session.get(Debt, promise.debt_id)
+        if debt is None or debt.contact_id != interaction.contact_id:
+            raise WrapUpError("promise.debt_id", "not a debt of this caller")
+        today = now.astimezone(debtor_zone(None, None, self._center_tz)).date()
+        try:
+            plan = await create_plan(
+                session,
+                debt,
+                promise.instalments,
+                now=now,
+                today=today,
+                rules=self._rules,
+                user_id=user_id,
+                interaction_id=interaction.id,
+                queue=queue if queue is not None else interaction.queue,
+                remote_addr=remote_addr,
+                prefix="promise.instalments",
+            )
+        except PlanError as exc:
+            raise WrapUpError(exc.field, exc.message) from None
+        interaction.debt_id = debt.id
+        return plan.id
 
     async def _callback(
         self,
@@ -752,6 +905,10 @@ async def _cancel(session: AsyncSession, leg: CallDisposition, now: datetime) ->
             task.status = TaskStatus.CANCELLED
             task.completed_at = now
             cancelled["task_id"] = task.id
+    previous = (leg.revision_result if leg.revision else leg.result) or {}
+    plan_id = previous.get("arrangement_id")
+    if isinstance(plan_id, int) and await cancel_plan(session, plan_id, now):
+        cancelled["arrangement_id"] = plan_id
     return cancelled
 
 
@@ -788,3 +945,7 @@ async def _promise(
     interaction.debt_id = debt.id
     await session.flush()
     return row.id
+
+
+# Effects use this module's codes and errors: imported once they exist.
+from crm_core import disposition_effects  # noqa: E402

@@ -9,7 +9,17 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.models import QueueDefinition, Role, Skill, Task, TaskStatus, User, UserSkill
+from crm_core.models import (
+    Interaction,
+    QueueDefinition,
+    Role,
+    Skill,
+    Task,
+    TaskKind,
+    TaskStatus,
+    User,
+    UserSkill,
+)
 
 
 async def due_tasks(
@@ -99,3 +109,85 @@ async def task_scope(session: AsyncSession, user_id: int) -> TaskScope:
         team = await session.scalars(select(User.id).where(User.team_id == user_id))
         agents.update(team)
     return TaskScope(frozenset(agents), await queues_of(session, sorted(agents)))
+
+
+# -- review tasks: a supervisor must look, nothing was changed -----------------------------------
+
+REVIEW_QUEUE = "supervisors"  # a review task nobody's supervisor owns waits here (admins see it)
+
+# a transcript's keyword -> the disposition a supervisor should consider (never applied silently)
+REVIEW_KEYWORDS: dict[str, str] = {
+    "bankrupt": "bankrupt",
+    "lawyer": "attorney",
+    "attorney": "attorney",
+    "stop calling": "cease",
+}
+
+
+async def create_review(
+    session: AsyncSession,
+    *,
+    note: str,
+    now: datetime,
+    contact_id: int | None = None,
+    debt_id: int | None = None,
+    phone: str = "",
+    about_user_id: int | None = None,
+    created_by: int | None = None,
+) -> Task:
+    """A review task in the caller's transaction, owned by the supervisor of `about_user_id`
+    (the operator of the call) when they have one, else by the supervisors' queue."""
+    owner = None
+    if about_user_id is not None:
+        user = await session.get(User, about_user_id)
+        owner = user.team_id if user is not None else None
+    task = Task(
+        kind=TaskKind.REVIEW,
+        contact_id=contact_id,
+        debt_id=debt_id,
+        phone_e164=phone[:20],
+        due_at=now,
+        owner_agent_id=owner,
+        owner_queue="" if owner is not None else REVIEW_QUEUE,
+        note=note[:2000],
+        created_at=now,
+        created_by=created_by,
+    )
+    session.add(task)
+    await session.flush()
+    return task
+
+
+async def review_keywords(
+    session: AsyncSession,
+    *,
+    linkedid: str,
+    keywords: Sequence[str],
+    now: datetime,
+) -> Task | None:
+    """A transcript flagged bankruptcy, a lawyer or a cease request: one review task for a
+    supervisor naming the disposition to consider. Nothing about the debt or the numbers
+    changes until a person decides (a correction of the call's disposition, or the DNC page)."""
+    relevant = [k for k in keywords if k.casefold() in REVIEW_KEYWORDS]
+    if not relevant:
+        return None
+    interaction = (
+        await session.execute(select(Interaction).where(Interaction.linkedid == linkedid))
+    ).scalar_one_or_none()
+    if interaction is None:
+        return None
+    suggest = sorted({REVIEW_KEYWORDS[k.casefold()] for k in relevant})
+    note = (
+        f"The transcript of call {linkedid} mentions {', '.join(repr(k) for k in relevant)}. "
+        f"Listen to the recording; if it is so, correct the call's disposition to "
+        f"{' or '.join(suggest)} (nothing was changed automatically)."
+    )
+    return await create_review(
+        session,
+        note=note,
+        now=now,
+        contact_id=interaction.contact_id,
+        debt_id=interaction.debt_id,
+        phone=interaction.caller_number or "",
+        about_user_id=interaction.agent_id,
+    )

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from crm_core.models import NO_DIALING_STATUSES
 from dialer.attempts import AttemptOutcome
 
 if TYPE_CHECKING:
@@ -74,6 +75,11 @@ class Lead:
     @property
     def disputed(self) -> bool:
         return self.status == "disputed"
+
+    @property
+    def stopped(self) -> bool:
+        """Deceased, bankrupt or represented by a lawyer: never dialled."""
+        return self.status in NO_DIALING_STATUSES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

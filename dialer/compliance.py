@@ -21,6 +21,7 @@ class Rule(enum.StrEnum):
     """Each rule that can refuse a dial; the value is the stable code shown in reports."""
 
     DISPUTED = "disputed"
+    DEBT_STOPPED = "debt_stopped"  # deceased, bankrupt, represented by a lawyer
     DO_NOT_CALL = "do_not_call"  # the global list
     CAMPAIGN_DO_NOT_CALL = "campaign_do_not_call"
     PHONE_FLAGGED = "phone_flagged"  # a disposition marked the number "do not call"
@@ -67,6 +68,7 @@ class DialTarget:
     phone: str  # E.164
     address_zone: str | None = None  # IANA zone from the debtor's address
     debt_disputed: bool = False
+    debt_stopped: str = ""  # the debt's status when no dialing is allowed (deceased, ...)
     phone_do_not_call: bool = False
 
 
@@ -91,6 +93,9 @@ class Verdict:
 
 
 ALLOW = Verdict(True)
+# Refusals no override passes, a supervisor's included: the global do-not-call list, and a debt
+# whose debtor died, went bankrupt or is represented by a lawyer.
+NEVER_OVERRIDDEN = frozenset({Rule.DO_NOT_CALL, Rule.DEBT_STOPPED})
 _RULE_ORDER: dict[Rule | None, int] = {rule: i for i, rule in enumerate(Rule)}
 
 
@@ -198,6 +203,14 @@ class Compliance:
         out = []
         if target.debt_disputed:
             out.append(Verdict(False, Rule.DISPUTED, f"debt {target.debt_id} is disputed"))
+        if target.debt_stopped:
+            out.append(
+                Verdict(
+                    False,
+                    Rule.DEBT_STOPPED,
+                    f"debt {target.debt_id} is {target.debt_stopped}: no dialing",
+                )
+            )
         if target.phone in self.dnc.global_numbers:
             out.append(Verdict(False, Rule.DO_NOT_CALL, f"{target.phone} is on do-not-call"))
         if target.phone in self.dnc.campaign_numbers:
@@ -346,6 +359,7 @@ def _zone(name: str, where: str) -> ZoneInfo:
 
 __all__ = [
     "ALLOW",
+    "NEVER_OVERRIDDEN",
     "Compliance",
     "CompliancePolicy",
     "DialTarget",

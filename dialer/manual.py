@@ -37,9 +37,17 @@ from crm_core.bus import Bus, Overflow
 from crm_core.clock import Clock
 from crm_core.db import Database
 from crm_core.interactions import InteractionLog
-from crm_core.models import Contact, ContactPhone, Debt, DebtStatus, Direction, Phone
+from crm_core.models import (
+    NO_DIALING_STATUSES,
+    Contact,
+    ContactPhone,
+    Debt,
+    DebtStatus,
+    Direction,
+    Phone,
+)
 from dialer.attempts import Attempt, AttemptOutcome
-from dialer.compliance import Compliance, CompliancePolicy, DialTarget, Rule
+from dialer.compliance import NEVER_OVERRIDDEN, Compliance, CompliancePolicy, DialTarget, Rule
 from dialer.leads import load_do_not_call
 from dialer.ledger import AttemptLedger, LedgerError
 from dialer.tables import CampaignRow
@@ -232,7 +240,9 @@ class ManualDials:
             targets, denials = await self._evaluate(session, e164, now, lock=True)
             decision = Decision(call_id, e164, targets, denials)
             if denials:
-                decision.override = override_for(denials)
+                # the global list and a stopped debt: nobody's override passes them
+                if not any(d.rule in NEVER_OVERRIDDEN for d in denials):
+                    decision.override = override_for(denials)
                 if decision.override is None:
                     await session.rollback()
                     return decision
@@ -297,6 +307,7 @@ class ManualDials:
                 phone=e164,
                 address_zone=zone,
                 debt_disputed=str(status) == DebtStatus.DISPUTED.value,
+                debt_stopped=str(status) if status in NO_DIALING_STATUSES else "",
                 phone_do_not_call=flagged,
             )
             for debt_id, status, zone, flagged in rows

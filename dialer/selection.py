@@ -41,6 +41,7 @@ def target_for(lead: Lead, phone: str) -> DialTarget:
         phone=phone,
         address_zone=lead.address_zone,
         debt_disputed=lead.disputed,
+        debt_stopped=lead.status if lead.stopped else "",
         phone_do_not_call=flagged,
     )
 

@@ -1,4 +1,4 @@
-"""Tables owned by the dialer: campaigns, the attempt ledger, and do-not-call lists.
+"""Tables owned by the dialer: campaigns and the attempt ledger (do-not-call: crm_core).
 
 The ledger is a legal record (attempt caps, abandoned calls): rows are never deleted with the
 debt, so its foreign key to debts has no cascade.
@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_core.models import Base
+from crm_core.models import Base, DoNotCallEntry
 
 
 class CampaignRow(Base):
@@ -59,20 +59,9 @@ class DialAttemptRow(Base):
     )
 
 
-class DoNotCallRow(Base):
-    """A number nobody may dial (campaign_id NULL) or this campaign may not dial."""
-
-    __tablename__ = "dialer_do_not_call"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20))
-    campaign_id: Mapped[int | None] = mapped_column(
-        ForeignKey("dialer_campaigns.id", ondelete="CASCADE")
-    )
-    reason: Mapped[str] = mapped_column(String(200), default="")
-    added_at: Mapped[datetime]
-
-    __table_args__ = (
-        UniqueConstraint("phone", "campaign_id", name="uq_dialer_do_not_call_phone_campaign"),
-        Index("ix_dialer_do_not_call_phone", "phone"),
-    )
+# The do-not-call lists belong to crm_core (crm_core.dnc: every edge and the dispositions obey
+# them); the per-campaign entries point at this package's campaigns.
+DoNotCallRow = DoNotCallEntry
+DoNotCallEntry.__table__.append_constraint(
+    ForeignKeyConstraint(["campaign_id"], ["dialer_campaigns.id"], ondelete="CASCADE")
+)

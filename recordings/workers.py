@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crm_core.bus import Bus
 from crm_core.clock import Clock, SystemClock
 from crm_core.db import Database
+from crm_core.tasks import review_keywords
 from recordings import jobs
 from recordings.audio import AudioError
 from recordings.config import RecordingPolicy
@@ -293,6 +294,8 @@ class TranscriptionService:
         now = self._clock.now()
         async with self._db.session() as session:
             await save_transcript(session, job.recording_id, transcript, found, now)
+            # bankrupt, lawyer, stop calling: a supervisor reviews; nothing changes by itself
+            await review_keywords(session, linkedid=job.linkedid, keywords=found, now=now)
             await jobs.mark_done(session, job.id, now)
             await session.commit()
         if self._bus is not None:

@@ -10,13 +10,22 @@ from crm_core.models.arrangement import (
 from crm_core.models.audit import AuditEntry
 from crm_core.models.base import Base, Money, UtcDateTime
 from crm_core.models.contact import Contact, ContactKind, ContactPhone, Phone, PhoneKind
-from crm_core.models.debt import Debt, DebtStatus, Payment, PromiseStatus, PromiseToPay
-from crm_core.models.disposition import CallDisposition
+from crm_core.models.debt import (
+    NO_DIALING_STATUSES,
+    Debt,
+    DebtStatus,
+    Payment,
+    PromiseStatus,
+    PromiseToPay,
+)
+from crm_core.models.disposition import CallDisposition, DispositionDefinition
+from crm_core.models.dnc import DoNotCallEntry
 from crm_core.models.interaction import Direction, Interaction, InteractionKind
 from crm_core.models.task import Task, TaskKind, TaskStatus
 from crm_core.models.user import QueueDefinition, Role, Skill, User, UserSkill
 
 __all__ = [
+    "NO_DIALING_STATUSES",
     "Arrangement",
     "ArrangementStatus",
     "AuditEntry",
@@ -28,6 +37,8 @@ __all__ = [
     "Debt",
     "DebtStatus",
     "Direction",
+    "DispositionDefinition",
+    "DoNotCallEntry",
     "Instalment",
     "InstalmentStatus",
     "Interaction",

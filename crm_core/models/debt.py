@@ -19,6 +19,14 @@ class DebtStatus(enum.StrEnum):
     DISPUTED = "disputed"
     CLOSED = "closed"
     LEGAL = "legal"
+    # set by a disposition's effect (crm_core.disposition_effects): nobody dials the debt
+    DECEASED = "deceased"
+    BANKRUPT = "bankrupt"
+    ATTORNEY = "attorney"  # the debtor is represented by a lawyer: talk to the lawyer only
+
+
+# Debts no dialer, campaign or manual, may call about (the dialer's `debt_stopped` rule).
+NO_DIALING_STATUSES = frozenset({DebtStatus.DECEASED, DebtStatus.BANKRUPT, DebtStatus.ATTORNEY})
 
 
 class PromiseStatus(enum.StrEnum):

@@ -38,3 +38,23 @@ class CallDisposition(Base):
     __table_args__ = (
         UniqueConstraint("interaction_id", "user_id", name="uq_call_dispositions_leg"),
     )
+
+
+class DispositionDefinition(Base):
+    """A disposition code as an administrator configures it (crm_core.disposition_codes).
+    `effect` names what saving it does beyond the record (crm_core.disposition_effects)."""
+
+    __tablename__ = "disposition_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    label_en: Mapped[str] = mapped_column(String(100))
+    label_ru: Mapped[str] = mapped_column(String(100))
+    right_party: Mapped[bool] = mapped_column(default=False)
+    needs_promise: Mapped[bool] = mapped_column(default=False)
+    needs_callback: Mapped[bool] = mapped_column(default=False)
+    needs_arrangement: Mapped[bool] = mapped_column(default=False)
+    effect: Mapped[str] = mapped_column(String(16), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]

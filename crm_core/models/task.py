@@ -14,6 +14,7 @@ from crm_core.models.base import Base, str_enum
 class TaskKind(enum.StrEnum):
     CALLBACK = "callback"
     FOLLOW_UP = "follow_up"
+    REVIEW = "review"  # a supervisor must look (a transcript's keyword, a corrected effect)
 
 
 class TaskStatus(enum.StrEnum):
