@@ -43,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--report", type=Path, help="where to write the error report (default: FILE.errors.csv)"
     )
 
+    payments = kinds.add_parser(
+        "payments", help="payments from a CSV file (account, amount, paid_on, reference, ...)"
+    )
+    payments.add_argument("file", type=Path)
+    payments.add_argument("--mapping", type=Path, help="TOML [columns] mapping our fields to yours")
+    payments.add_argument(
+        "--skip-bad", action="store_true", help="import the good rows even when some rows are bad"
+    )
+    payments.add_argument(
+        "--report", type=Path, help="where to write the error report (default: FILE.errors.csv)"
+    )
+
     demo_data = commands.add_parser("demo-data", help="generate realistic demo debtors")
     demo_data.add_argument("--contacts", type=int, default=2_000)
     demo_data.add_argument("--seed", type=int, default=42)
@@ -50,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     backup = commands.add_parser("backup", help="online backup of the database")
     backup.add_argument("destination", type=Path)
 
-    commands.add_parser("evaluate-promises", help="mark promises to pay kept or broken")
+    commands.add_parser(
+        "evaluate-promises",
+        help="mark promises to pay and plan instalments kept or broken (the node also does it"
+        " daily at [payments] evaluate_at_hour)",
+    )
 
     campaign = commands.add_parser("campaign", help="outbound campaigns")
     campaign_commands = campaign.add_subparsers(dest="action", required=True)
@@ -104,6 +120,8 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     if not args.file.exists():
         raise CommandError(f"{args.file}: no such file")
+    if args.kind == "payments":
+        return _import_payments(args, settings)
     region = (args.region or settings.center.default_region).upper()
     mapping = load_mapping(args.mapping)
 
@@ -147,6 +165,55 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _import_payments(args: argparse.Namespace, settings: Settings) -> int:
+    from zoneinfo import ZoneInfo
+
+    from crm_core.arrangements import CollectionRules
+    from crm_core.payment_import import import_payments
+    from crm_core.payment_import import load_mapping as payment_mapping
+
+    mapping = payment_mapping(args.mapping)
+    now = datetime.now(UTC)
+
+    async def run():
+        db = await Database.open(settings.database.url)
+        try:
+            return await import_payments(
+                db,
+                args.file,
+                now=now,
+                today=now.astimezone(ZoneInfo(settings.center.timezone)).date(),
+                rules=CollectionRules.from_settings(settings),
+                mapping=mapping,
+                skip_bad=args.skip_bad,
+                progress=ProgressBar(f"import {args.file.name}"),
+            )
+        finally:
+            await db.close()
+
+    result = asyncio.run(run())
+    if result.errors:
+        report = args.report or args.file.with_name(args.file.name + ".errors.csv")
+        write_error_report(result.errors, report)
+        print(
+            f"{len(result.errors)} problems in {len({e.row for e in result.errors})} rows; "
+            f"report: {report}",
+            file=sys.stderr,
+        )
+    if not result.committed:
+        print(
+            "nothing imported: fix the rows in the report, or run again with --skip-bad to "
+            "import only the good rows",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"imported {result.rows_imported} of {result.rows_read} payments ({result.total});"
+        f" {result.already_imported} already imported"
+    )
+    return 0
+
+
 def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
     from crm_core.demo_data import load_demo_data
 
@@ -181,19 +248,29 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _evaluate_promises(args: argparse.Namespace, settings: Settings) -> int:
-    from crm_core.promises import evaluate_open_promises
+    from zoneinfo import ZoneInfo
+
+    from crm_core.arrangements import CollectionRules, evaluate
+    from crm_core.payments import lock_for_write
 
     async def run():
         db = await Database.open(settings.database.url)
         try:
             async with db.session() as session:
+                await lock_for_write(session)
                 now = datetime.now(UTC)
-                return await evaluate_open_promises(session, today=now.date(), now=now)
+                result = await evaluate(
+                    session,
+                    today=now.astimezone(ZoneInfo(settings.center.timezone)).date(),
+                    now=now,
+                    rules=CollectionRules.from_settings(settings),
+                )
+                await session.commit()
+                return result
         finally:
             await db.close()
 
-    counts = asyncio.run(run())
-    print(", ".join(f"{status.value}: {n}" for status, n in counts.items()))
+    print(asyncio.run(run()).summary())
     return 0
 
 

@@ -31,6 +31,7 @@ from callboard.recording_starts import start_recordings
 from crm_core.bus import InProcessBus
 from crm_core.clock import Clock, SystemClock
 from crm_core.config import Settings
+from crm_core.daily import DailyJob, evaluation_job
 from crm_core.db import Database
 from crm_core.interactions import InteractionLog
 from crm_core.models import User
@@ -83,6 +84,7 @@ class Node:
     web_url: str
     dialers: dict[int, CampaignDialer]
     recordings: Recordings
+    daily: DailyJob | None = None  # promises and instalments, evaluated once a day
 
 
 async def start_node(
@@ -157,6 +159,12 @@ async def start_node(
     )
     stack.push_async_callback(_cancel, starts)
 
+    daily = None
+    if settings.payments.evaluate_daily:
+        daily = evaluation_job(db, clock, settings)
+        evaluations = asyncio.create_task(daily.run(), name="daily-evaluate-promises")
+        stack.push_async_callback(_cancel, evaluations)
+
     app = create_app(
         DesktopDeps(
             db=db,
@@ -186,6 +194,7 @@ async def start_node(
         web_url=url,
         dialers=dialers,
         recordings=recordings,
+        daily=daily,
     )
 
 

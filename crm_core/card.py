@@ -35,6 +35,28 @@ class CardPayment:
     amount: Decimal
     paid_on: date
     method: str
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CardInstalment:
+    seq: int
+    amount: Decimal
+    due_on: date
+    status: str  # open, kept, broken, cancelled
+    paid: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CardPlan:
+    """A payment plan (crm_core.arrangements) with each instalment's state."""
+
+    id: int
+    debt_id: int
+    status: str  # active, completed, broken
+    total: Decimal
+    created_at: datetime
+    instalments: tuple[CardInstalment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +109,7 @@ class Card:
     debts: tuple[CardDebt, ...] = ()
     payments: tuple[CardPayment, ...] = ()
     promises: tuple[CardPromise, ...] = ()
+    plans: tuple[CardPlan, ...] = ()
     interactions: tuple[CardInteraction, ...] = ()
     tasks: tuple[CardTask, ...] = ()
     other_contacts: tuple[tuple[int, str], ...] = field(default=())  # same number, other people

@@ -106,6 +106,25 @@ class DispositionSettings:
 
 
 @dataclass(frozen=True)
+class PaymentSettings:
+    # payment plans: at most this many instalments, the last at most this many days ahead
+    max_instalments: int = 12
+    max_plan_days: int = 365
+    # an instalment short by at most this amount still counts as kept
+    instalment_tolerance: float = 0.0
+    # payments take a banking day or two to arrive: a promise or an instalment is broken only
+    # when this many days after its date have passed without it being paid
+    grace_days: int = 2
+    # promises and instalments are evaluated once a day inside the node at this hour of the
+    # center's time zone (and at start-up when that day's run is still due)
+    evaluate_daily: bool = True
+    evaluate_at_hour: int = 6
+    # the queue a broken promise's or instalment's follow-up task goes to when the debt has no
+    # assigned operator and the promise was not made on a queue call ("" = [agi] default_queue)
+    broken_task_queue: str = ""
+
+
+@dataclass(frozen=True)
 class RecordingsSettings:
     directory: str = "var/recordings"
     layout: str = "{date}/{queue}/{linkedid}.wav"
@@ -124,6 +143,7 @@ class Settings:
     dialer: DialerSettings = field(default_factory=DialerSettings)
     dispositions: DispositionSettings = field(default_factory=DispositionSettings)
     recordings: RecordingsSettings = field(default_factory=RecordingsSettings)
+    payments: PaymentSettings = field(default_factory=PaymentSettings)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -289,3 +309,14 @@ def _validate(settings: Settings, source: str) -> None:
         raise ConfigError(f"{source}: [dispositions] correction_window_s: must be at least 0")
     if settings.recordings.workers < 1:
         raise ConfigError(f"{source}: [recordings] workers: must be at least 1")
+    pay = settings.payments
+    if not 1 <= pay.max_instalments <= 120:
+        raise ConfigError(f"{source}: [payments] max_instalments: must be in 1..120")
+    if not 1 <= pay.max_plan_days <= 3650:
+        raise ConfigError(f"{source}: [payments] max_plan_days: must be in 1..3650")
+    if not 0 <= pay.instalment_tolerance <= 1_000_000:
+        raise ConfigError(f"{source}: [payments] instalment_tolerance: must be an amount >= 0")
+    if not 0 <= pay.grace_days <= 60:
+        raise ConfigError(f"{source}: [payments] grace_days: must be in 0..60")
+    if not 0 <= pay.evaluate_at_hour <= 23:
+        raise ConfigError(f"{source}: [payments] evaluate_at_hour: must be an hour 0..23")

@@ -396,9 +396,22 @@ def _pairs(result: Any) -> dict[Any, Any]:
     return {row[0]: row[1] for row in result}
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A cell a spreadsheet will not run: text starting like a formula (= + - @, tab, carriage
+    return) gets a leading apostrophe, so a hostile value from an imported file is shown, never
+    evaluated, when the report is opened. Numbers are written as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_error_report(errors: list[RowError], path: Path) -> None:
+    """The row-level report (row, column, value, reason), safe to open in a spreadsheet."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", "column", "value", "reason"])
         for e in errors:
-            writer.writerow([e.row, e.column, e.value, e.reason])
+            writer.writerow([safe_cell(v) for v in (e.row, e.column, e.value, e.reason)])

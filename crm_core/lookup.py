@@ -14,18 +14,23 @@ from sqlalchemy.orm import Session
 from crm_core.card import (
     Card,
     CardDebt,
+    CardInstalment,
     CardInteraction,
     CardPayment,
     CardPhone,
+    CardPlan,
     CardPromise,
     CardTask,
 )
 from crm_core.db import Database
 from crm_core.models import (
+    Arrangement,
+    ArrangementStatus,
     Contact,
     ContactKind,
     ContactPhone,
     Debt,
+    Instalment,
     Interaction,
     Payment,
     Phone,
@@ -90,6 +95,8 @@ async def card_for_contact(
 _contact, _phone, _link = Contact.__table__, Phone.__table__, ContactPhone.__table__
 _debt, _payment, _promise = Debt.__table__, Payment.__table__, PromiseToPay.__table__
 _interaction, _task = Interaction.__table__, Task.__table__
+_plan, _instalment = Arrangement.__table__, Instalment.__table__
+LAST_PLANS = 5
 
 _CONTACTS_BY_NUMBER = (
     select(_link.c.contact_id)
@@ -129,7 +136,13 @@ _DEBTS = (
     .order_by(_debt.c.id)
 )
 _PAYMENTS = (
-    select(_payment.c.debt_id, _payment.c.amount, _payment.c.paid_on, _payment.c.method)
+    select(
+        _payment.c.debt_id,
+        _payment.c.amount,
+        _payment.c.paid_on,
+        _payment.c.method,
+        _payment.c.reference,
+    )
     .where(_payment.c.debt_id.in_(bindparam("ids", expanding=True)))
     .order_by(_payment.c.paid_on.desc(), _payment.c.id.desc())
     .limit(LAST_PAYMENTS)
@@ -143,6 +156,27 @@ _PROMISES = (
         _promise.c.status.in_([PromiseStatus.OPEN.value, PromiseStatus.BROKEN.value]),
     )
     .order_by(_promise.c.due_on.desc())
+)
+_PLANS = (
+    select(_plan.c.id, _plan.c.debt_id, _plan.c.status, _plan.c.total, _plan.c.created_at)
+    .where(
+        _plan.c.debt_id.in_(bindparam("ids", expanding=True)),
+        _plan.c.status != ArrangementStatus.CANCELLED.value,
+    )
+    .order_by(_plan.c.created_at.desc(), _plan.c.id.desc())
+    .limit(LAST_PLANS)
+)
+_INSTALMENTS = (
+    select(
+        _instalment.c.arrangement_id,
+        _instalment.c.seq,
+        _instalment.c.amount,
+        _instalment.c.due_on,
+        _instalment.c.status,
+        _instalment.c.paid,
+    )
+    .where(_instalment.c.arrangement_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_instalment.c.arrangement_id, _instalment.c.seq)
 )
 _INTERACTIONS = (
     select(
@@ -234,10 +268,29 @@ def _card_for_contact(
     debt_ids = [d.id for d in debts]
     payments: list[CardPayment] = []
     promises: list[CardPromise] = []
+    plans: list[CardPlan] = []
     if debt_ids:
         payments = [
-            CardPayment(r.debt_id, r.amount, r.paid_on, r.method)
+            CardPayment(r.debt_id, r.amount, r.paid_on, r.method, r.reference)
             for r in db.execute(_PAYMENTS, {"ids": debt_ids})
+        ]
+        plan_rows = db.execute(_PLANS, {"ids": debt_ids}).all()
+        instalments: dict[int, list[CardInstalment]] = {}
+        if plan_rows:
+            for r in db.execute(_INSTALMENTS, {"ids": [p.id for p in plan_rows]}):
+                instalments.setdefault(r.arrangement_id, []).append(
+                    CardInstalment(r.seq, r.amount, r.due_on, str(r.status), r.paid)
+                )
+        plans = [
+            CardPlan(
+                p.id,
+                p.debt_id,
+                str(p.status),
+                p.total,
+                p.created_at,
+                tuple(instalments.get(p.id, ())),
+            )
+            for p in plan_rows
         ]
         promises = [
             CardPromise(r.id, r.debt_id, r.amount, r.due_on, str(r.status))
@@ -286,6 +339,7 @@ def _card_for_contact(
         ),
         payments=tuple(payments),
         promises=tuple(promises),
+        plans=tuple(plans),
         interactions=tuple(
             CardInteraction(
                 r.id,

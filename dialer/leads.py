@@ -1,5 +1,6 @@
 """Loading a campaign's leads from crm_core: debts, their debtor's numbers, callbacks due and
-broken promises, as plain `Lead`s for filtering, priority and the rules."""
+broken promises, as plain `Lead`s for filtering, priority and the rules. A broken instalment of
+a payment plan counts as a broken promise: the debt comes before the others (priority_key)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from sqlalchemy import or_, select
 
 from crm_core.db import Database
 from crm_core.models import (
+    Arrangement,
     Contact,
     ContactPhone,
     Debt,
+    Instalment,
+    InstalmentStatus,
     Phone,
     PromiseStatus,
     PromiseToPay,
@@ -65,6 +69,18 @@ async def load_leads(db: Database, settings: CampaignSettings, now: datetime) ->
                     select(PromiseToPay.debt_id).where(
                         PromiseToPay.status == PromiseStatus.BROKEN,
                         PromiseToPay.debt_id.in_(debt_ids),
+                    )
+                )
+            ).all()
+        )
+        broken.update(
+            (
+                await session.scalars(
+                    select(Arrangement.debt_id)
+                    .join(Instalment, Instalment.arrangement_id == Arrangement.id)
+                    .where(
+                        Instalment.status == InstalmentStatus.BROKEN,
+                        Arrangement.debt_id.in_(debt_ids),
                     )
                 )
             ).all()
