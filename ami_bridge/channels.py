@@ -270,7 +270,5 @@ class CallInfo:
         dialed = [ch for ch in self.channels if ch.role is PartyRole.DIALED]
         names = {ch.name for ch in dialed}
         return [
-            ch
-            for ch in dialed
-            if not (ch.name.endswith(";2") and local_sibling(ch.name) in names)
+            ch for ch in dialed if not (ch.name.endswith(";2") and local_sibling(ch.name) in names)
         ]

@@ -264,16 +264,19 @@ class CallFlow:
             await self.d.ledger.classified(
                 attempt.attempt_id, outcome, abandoned=abandoned, agent_id=agent_id
             )
-            # the call's interaction row (written by ami_bridge) learns its campaign, debt and
-            # operator, so the operator finds it among their own calls
-            extra = {"agent_id": int(agent_id)} if agent_id and agent_id.isdigit() else {}
-            await InteractionLog(self.d.db).call_updated(
-                attempt.attempt_id,
-                at=self.d.clock.now(),
-                debt_id=attempt.debt_id,
-                campaign=self.d.campaign.settings.name,
-                **extra,
-            )
+            # the call's interaction row (written by ami_bridge) learns its campaign, contact,
+            # debt and operator, so the operator finds it among their own calls and the
+            # debtor's history shows it; an attempt that never answered is no call (no row)
+            if live.stage is not CallStage.RINGING:
+                extra = {"agent_id": int(agent_id)} if agent_id and agent_id.isdigit() else {}
+                await InteractionLog(self.d.db).call_updated(
+                    attempt.attempt_id,
+                    at=self.d.clock.now(),
+                    contact_id=live.contact_id,
+                    debt_id=attempt.debt_id,
+                    campaign=self.d.campaign.settings.name,
+                    **extra,
+                )
         live.attempt = replace(attempt, outcome=outcome, abandoned=abandoned, agent_id=agent_id)
         self.d.remember(live.attempt)
         self.d.campaign.counters.resolved(
