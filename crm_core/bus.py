@@ -152,6 +152,13 @@ class InProcessBus:
     def stats(self) -> dict[str, SubscriptionStats]:
         return {s.name: s.stats for s in self._subscriptions}
 
+    def backlog(self) -> dict[str, int]:
+        """Events queued and not yet taken, per subscriber name."""
+        queued: dict[str, int] = {}
+        for s in self._subscriptions:
+            queued[s.name] = queued.get(s.name, 0) + s.pending()
+        return queued
+
     def close(self) -> None:
         for subscription in list(self._subscriptions):
             self.unsubscribe(subscription)

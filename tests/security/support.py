@@ -24,12 +24,12 @@ async def open_desk(client: TestClient, page: str = "desk") -> ClientWebSocketRe
     return ws
 
 
-async def receive(ws: ClientWebSocketResponse, within_s: float = 3.0) -> WSMessage:
+async def receive(ws: ClientWebSocketResponse, within_s: float = 20.0) -> WSMessage:
     async with asyncio.timeout(within_s):
         return await ws.receive()
 
 
-async def next_data(ws: ClientWebSocketResponse, within_s: float = 3.0) -> dict[str, Any] | None:
+async def next_data(ws: ClientWebSocketResponse, within_s: float = 20.0) -> dict[str, Any] | None:
     """The next JSON message, or None when the socket closes (or stays silent) first."""
     try:
         message = await receive(ws, within_s)
@@ -40,7 +40,16 @@ async def next_data(ws: ClientWebSocketResponse, within_s: float = 3.0) -> dict[
     return json.loads(message.data)
 
 
-async def closed_with(ws: ClientWebSocketResponse, within_s: float = 3.0) -> list[Any]:
+async def next_of(ws: ClientWebSocketResponse, kind: str) -> dict[str, Any] | None:
+    """The next JSON message of type `kind`, skipping others (tab announcements come when they
+    come); None when the socket closes first."""
+    while (data := await next_data(ws)) is not None:
+        if data["type"] == kind:
+            return data
+    return None
+
+
+async def closed_with(ws: ClientWebSocketResponse, within_s: float = 20.0) -> list[Any]:
     """Every data message until the socket closes, then the close frame's code (what the
     browser's `onclose` sees as `event.code`); fails on silence."""
     seen: list[Any] = []

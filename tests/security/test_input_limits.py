@@ -5,12 +5,11 @@ control characters and over-long pause reasons are refused with 400 and a clear 
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import select
 
 from crm_core.models import AuditEntry
 from routing.events import AgentOffered
+from tests.waiting import drained
 
 JUNK = "because I say so " * 300
 
@@ -46,7 +45,7 @@ async def test_the_card_view_reason_is_the_servers_not_the_clients(client, env, 
             at=env.clock.now(),
         )
     )
-    await asyncio.sleep(0.2)  # the hub applies the offer to the board
+    await drained(env.bus, "agent_desktop.hub")  # the hub applies the offer to the board
     card = await client.get(f"/api/contacts/{env.xss_contact_id}/card", params={"reason": JUNK})
     assert card.status == 200
     popped = (await card_views(env))[-1]
