@@ -33,7 +33,8 @@ from dialer.tables import DoNotCallRow
 async def load_leads(db: Database, settings: CampaignSettings, now: datetime) -> list[Lead]:
     """Every debt the campaign's filter selects (the cheap parts of the filter run in SQL)."""
     f = settings.filter
-    query = select(Debt, Contact).join(Contact, Contact.id == Debt.contact_id)
+    # ties in priority keep this order (debt id): the paged window (dialer/lead_window.py) too
+    query = select(Debt, Contact).join(Contact, Contact.id == Debt.contact_id).order_by(Debt.id)
     if f.statuses:
         query = query.where(Debt.status.in_(sorted(f.statuses)))
     if f.creditors:

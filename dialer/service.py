@@ -38,7 +38,7 @@ from dialer.events import (
     DialerAlert,
     OperatorActivity,
 )
-from dialer.leads import load_do_not_call, load_leads
+from dialer.lead_window import Fill, LeadWindow
 from dialer.ledger import AttemptLedger
 from dialer.operators import OPERATOR_LEFT, OperatorError, OperatorRoster, OperatorState
 from dialer.pacing import CallStage, DialMode, LiveCall, Pacer, PacingSnapshot
@@ -95,6 +95,19 @@ class CampaignDialer:
         self._history = AttemptHistory()
         self._leads: list[Lead] = []
         self._compliance = Compliance(campaign.settings.compliance)
+        # the leads are paged from the database into a bounded window (dialer/lead_window.py),
+        # refilled every `refresh_s`, or sooner when it runs low; a campaign that fits in one
+        # window refills inside the tick (as small as the window), a bigger one in the
+        # background while the ticks go on with the window they have
+        self.window = LeadWindow(
+            db, campaign.settings, campaign.id, horizon=timedelta(seconds=3 * refresh_s)
+        )
+        self._window_full = False  # the last fill stopped at the window's size
+        self._picked = 0  # dials from the window since it was filled
+        self._parked_wake: datetime | None = None
+        self._refill: asyncio.Task[None] | None = None
+        self._refill_due = False
+        self._journal: list[tuple[Attempt, bool]] | None = None  # attempts met during a refill
         # PBX-side failures in a row pause the campaign; a supervisor's resume resets it, and
         # the debts those dials held back are eligible again from then
         self.breaker = CircuitBreaker(clock, campaign.settings.pbx_failures_to_pause)
@@ -159,7 +172,7 @@ class CampaignDialer:
         await self.ledger.conversation(attempt_id)
         attempt = await self.ledger.get(attempt_id)
         if attempt is not None:
-            self._history.add(attempt)
+            self._note(attempt)
 
     # -- campaign control ----------------------------------------------------------------------
 
@@ -170,6 +183,8 @@ class CampaignDialer:
         if to is CampaignState.RUNNING:
             self.breaker.reset()
             self.not_dialled_since = self.clock.now()
+            self.window.unpark_all()  # the debts not_dialled dials held back are free again
+            self._refill_due = True
         with self.working():
             async with self.db.session() as session:
                 await session.execute(
@@ -214,11 +229,20 @@ class CampaignDialer:
 
     def remember(self, attempt: Attempt) -> None:
         """The latest state of one of our attempts, for the rules' next decisions."""
-        self._history.add(attempt)
+        self._note(attempt)
 
     def discard(self, attempt: Attempt) -> None:
         """A chosen dial that was never placed (the campaign paused first): no trace left."""
         self._history.discard(attempt.attempt_id, attempt.debt_id, attempt.phone)
+        if self._journal is not None:
+            self._journal.append((attempt, False))
+
+    def _note(self, attempt: Attempt) -> None:
+        """An attempt for the rules; a refill under way replays it into its history (the
+        ledger it read may be older)."""
+        self._history.add(attempt)
+        if self._journal is not None:
+            self._journal.append((attempt, True))
 
     async def dial_verdict(self, attempt: Attempt, verdict: DialVerdict) -> None:
         """What a dial said about the PBX; enough PBX-side failures in a row pause the
@@ -261,6 +285,8 @@ class CampaignDialer:
                     except SQLAlchemyError:  # the database will be back; calls go on meanwhile
                         log.exception("campaign %s: tick skipped", self.campaign.id)
                     await pause
+                if self._refill is not None:
+                    self._refill.cancel()
                 while self._live:
                     await self.sleep(self._tick_s)
                 listener.cancel()
@@ -291,8 +317,18 @@ class CampaignDialer:
         if not self.campaign.dialling or not settings.schedule.is_open(now):
             return
         mono = self.clock.monotonic()
-        if self._refreshed_at is None or mono - self._refreshed_at >= self._refresh_s:
-            await self._refresh(now)
+        due = (
+            self._refreshed_at is None
+            or self._refill_due
+            or mono - self._refreshed_at >= self._refresh_s
+            or (self._window_full and len(self._leads) - self._picked < self.window.size // 4)
+        )
+        if due and self._refill is None:
+            self._refill_due = False
+            if self._refreshed_at is None or not self._window_full:
+                await self._refresh(now)  # the first fill, or a campaign within one window
+            else:
+                self._refill = calls.create_task(self._refresh_behind(now), name="dialer-refill")
             self._refreshed_at = mono
         snapshot = PacingSnapshot(
             self.roster.loads(mono),
@@ -317,6 +353,14 @@ class CampaignDialer:
             not_dialled_since=self.not_dialled_since,
         )
         self.next_eligible_at = chosen.wake_at
+        if len(chosen.picks) < decision.dials:  # every lead of the window tried
+            if self._parked_wake is not None and (
+                chosen.wake_at is None or self._parked_wake < chosen.wake_at
+            ):
+                self.next_eligible_at = self._parked_wake
+            if self._window_full:  # leads beyond the window may be dialable: refill now
+                self._refill_due = True
+        self._picked += len(chosen.picks)
         for pick in chosen.picks:
             attempt = Attempt(
                 attempt_id=f"dial-{self.campaign.id}-{uuid.uuid4().hex[:16]}",  # dial-: outbound
@@ -335,27 +379,43 @@ class CampaignDialer:
                 ended=loop.create_future(),
             )
             self._live[attempt.attempt_id] = live
-            self._history.add(attempt)
+            self._note(attempt)
             calls.create_task(self._flow.place(live), name=f"dial-{attempt.attempt_id}")
 
+    async def _refresh_behind(self, now: datetime) -> None:
+        """A refill beside the ticks; a failed one is logged and tried at the next interval."""
+        try:
+            with self.working():
+                await self._refresh(now)
+        except SQLAlchemyError:
+            log.exception("campaign %s: lead refill failed", self.campaign.id)
+        finally:
+            self._refill = None
+
     async def _refresh(self, now: datetime) -> None:
-        """Reload leads, do-not-call lists and the ledger window the rules look back on."""
-        settings = self.campaign.settings
-        self._leads = await load_leads(self.db, settings, now)
-        dnc = await load_do_not_call(self.db, self.campaign.id)
-        self._compliance = Compliance(settings.compliance, dnc)
-        c = settings.compliance
-        lookback = max(c.attempts_window, c.quiet_after_conversation, c.abandoned_redial_gap)
-        history = await self.ledger.history(
-            since=now - lookback - timedelta(days=1),
-            debt_ids=[lead.debt_id for lead in self._leads],
-        )
-        for live in self._live.values():  # calls placed but not yet committed stay counted
-            history.add(live.attempt)
-        self._history = history
+        """Refill the window of leads, with the do-not-call lists and the ledger the rules
+        look back on for them."""
+        self._journal = []
+        try:
+            fill = await self.window.fill(now, not_dialled_since=self.not_dialled_since)
+            self._swap(fill)
+        finally:
+            self._journal = None
         if not self._meter_seeded:
             await self._seed_meter(now)
             self._meter_seeded = True
+
+    def _swap(self, fill: Fill) -> None:
+        history = fill.history
+        for live in self._live.values():  # calls placed but not yet committed stay counted
+            history.add(live.attempt)
+        for attempt, keep in self._journal or ():  # met while the fill read the ledger
+            if keep:
+                history.add(attempt)
+            else:
+                history.discard(attempt.attempt_id, attempt.debt_id, attempt.phone)
+        self._leads, self._history, self._compliance = fill.leads, history, fill.compliance
+        self._window_full, self._parked_wake, self._picked = fill.full, fill.parked_wake, 0
 
     async def _seed_meter(self, now: datetime) -> None:
         """After a restart, the abandon windows start from the ledger, not from zero."""

@@ -62,6 +62,11 @@ class Debt(Base):
         return max(0, (today - self.due_date).days)
 
 
+# the dialer's lead order (dialer/lead_window.py): per status and due date, the biggest balance
+# first, so a campaign's leads are read page by page in priority order (keyset pagination)
+Index("ix_debts_dialer_order", Debt.status, Debt.due_date, Debt.balance.desc(), Debt.id)
+
+
 class Payment(Base):
     __tablename__ = "payments"
 
