@@ -32,6 +32,7 @@ class Session:
     created: float
     last_seen: float
     remote_addr: str = ""
+    credential: str = ""  # account_watch.credential_mark of the password it signed in with
 
 
 class SessionStore:
@@ -58,7 +59,9 @@ class SessionStore:
     def _sign(self, sid: str) -> str:
         return hmac.new(self._secret, sid.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def create(self, principal: Principal, remote_addr: str = "") -> tuple[Session, str]:
+    def create(
+        self, principal: Principal, remote_addr: str = "", credential: str = ""
+    ) -> tuple[Session, str]:
         """A new session and the cookie value that names it."""
         self.purge()  # sign-ins are rare enough to pay for sweeping out the expired
         sid = secrets.token_urlsafe(32)
@@ -70,6 +73,7 @@ class SessionStore:
             created=now,
             last_seen=now,
             remote_addr=remote_addr,
+            credential=credential,
         )
         self._sessions[sid] = session
         return session, f"{sid}.{self._sign(sid)}"
@@ -97,6 +101,13 @@ class SessionStore:
 
     def user_sessions(self, user_id: int) -> int:
         return sum(1 for s in self._sessions.values() if s.principal.user_id == user_id)
+
+    def credentials(self) -> dict[int, dict[str, str]]:
+        """user id -> {session id: credential mark} of every session (account_watch)."""
+        marks: dict[int, dict[str, str]] = {}
+        for sid, s in self._sessions.items():
+            marks.setdefault(s.principal.user_id, {})[sid] = s.credential
+        return marks
 
     def end_user(self, user_id: int) -> int:
         """Ends every session of a user (deactivated, forced out); returns how many."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from callboard import users_cli
 from callboard.migrate import upgrade
 from callboard.progress import ProgressBar
 from crm_core.backup import BackupError, backup_sqlite, pg_dump_command
@@ -82,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="every recording not transcribed yet, with worker processes",
     )
 
+    users_cli.add_parser(commands)
+
     commands.add_parser("serve", help="run Callboard against your Asterisk")
     demo = commands.add_parser("demo", help="run the whole floor against the simulated PBX")
     demo.add_argument("--call-rate", type=float, default=0.25, help="inbound calls per second")
@@ -104,7 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
         handler = HANDLERS[args.command]
         return handler(args, settings)
-    except (ConfigError, CommandError, ImportFileError, BackupError) as exc:
+    except (
+        ConfigError,
+        CommandError,
+        ImportFileError,
+        BackupError,
+        users_cli.UserCommandError,
+    ) as exc:
         print(f"callboard: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -394,6 +403,7 @@ HANDLERS = {
     "demo-data": _demo_data,
     "backup": _backup,
     "evaluate-promises": _evaluate_promises,
+    "user": users_cli.run,
 }
 
 if __name__ == "__main__":
