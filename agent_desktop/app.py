@@ -20,8 +20,8 @@ from agent_desktop import (
     manual_dial,
     openapi,
     recordings_views,
+    serving,
 )
-from agent_desktop.account_watch import watch_accounts
 from agent_desktop.auth_views import login, login_page, logout
 from agent_desktop.board import LiveBoard
 from agent_desktop.call_views import call_action
@@ -72,10 +72,12 @@ def create_app(deps: DesktopDeps) -> web.Application:
         middlewares=[
             headers_middleware,
             error_middleware(_error_page),
+            serving.body_deadline(deps.settings.web.body_timeout_s),
             session_middleware(sessions),
         ],
         client_max_size=256 * 1024,
     )
+    app.on_response_prepare.append(serving.on_prepare)  # Server header, HSTS over TLS
     app[DEPS] = deps
     app[SESSIONS] = sessions
     web_settings = deps.settings.web
@@ -98,9 +100,6 @@ def create_app(deps: DesktopDeps) -> web.Application:
     app.cleanup_ctx.append(_background(hub.run, "desktop-hub"))
     app.cleanup_ctx.append(_background(hub.run_sampler, "desktop-wallboard-sampler"))
     app.cleanup_ctx.append(_background(PopAuditor(deps.db, deps.bus).run, "desktop-pop-audit"))
-    app.cleanup_ctx.append(
-        _background(lambda: watch_accounts(deps, sessions), "desktop-account-watch")
-    )
     reminders = CallbackReminders(deps.db, hub, deps.clock)
     app.cleanup_ctx.append(_background(reminders.run, "desktop-callback-reminders"))
     return app

@@ -10,7 +10,6 @@ import secrets
 from aiohttp import web
 from sqlalchemy import select
 
-from agent_desktop.account_watch import credential_mark
 from agent_desktop.audit_trail import audit_request
 from agent_desktop.duty import take_off_duty
 from agent_desktop.i18n import text
@@ -24,6 +23,7 @@ from agent_desktop.security import (
     current,
     require,
 )
+from agent_desktop.serving import cookie_secure
 from agent_desktop.sessions import COOKIE, IDLE_TIMEOUT_S
 from crm_core import audit
 from crm_core.auth import hash_password, verify_password
@@ -63,7 +63,7 @@ def _form(request: web.Request, error: str | None, status: int = 200) -> web.Res
         token,
         httponly=True,
         samesite="Strict",
-        secure=request.app[DEPS].settings.web.cookie_secure,
+        secure=cookie_secure(request),
         path="/login",
     )
     return response
@@ -106,9 +106,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _form(request, error=renderer_text(request, "bad_login"), status=401)
     throttle.succeeded(username, addr)
     principal = Principal.of(user)
-    _session, cookie_value = request.app[SESSIONS].create(
-        principal, addr, credential=credential_mark(user.password_hash)
-    )
+    _session, cookie_value = request.app[SESSIONS].create(principal, addr)
     async with deps.db.session() as session:
         audit.record(
             session,
@@ -126,7 +124,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         cookie_value,
         httponly=True,
         samesite="Strict",
-        secure=deps.settings.web.cookie_secure,
+        secure=cookie_secure(request),
         path="/",
         max_age=int(IDLE_TIMEOUT_S),
     )

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_desktop.api_routes import ApiRoute
+from agent_desktop.security import require
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -108,6 +109,7 @@ def handler(routes: tuple[ApiRoute, ...]) -> Any:
     doc = document(routes)
 
     async def openapi_json(request: web.Request) -> web.Response:
+        require(request)  # the map of the API is for signed-in users, not the network
         return web.json_response(doc)
 
     return openapi_json

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from agent_desktop.acd_adapter import RoutingAgentControl
 from agent_desktop.app import create_app
 from agent_desktop.keys import DesktopDeps
+from agent_desktop.serving import server_options
 from ami_bridge.channels import DirectionRules
 from ami_bridge.link import LinkConfig
 from ami_bridge.service import AmiBridge
@@ -176,7 +177,7 @@ async def start_node(
             dialer=dialers,
         )
     )
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **server_options(settings.web))
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     site = web.TCPSite(runner, settings.web.host, settings.web.port)

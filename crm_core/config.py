@@ -81,6 +81,14 @@ class WebSettings:
     # from it waits `address_delay_s` (a correct password still passes after the delay)
     address_failures: int = 50
     address_delay_s: float = 3.0
+    # slow or idle connections: a connection that has not sent a whole request head this long
+    # after opening (or after its previous response) is closed, idle keep-alive ones included;
+    # a request body must arrive within `body_timeout_s` (408 otherwise)
+    keepalive_timeout_s: float = 15.0
+    body_timeout_s: float = 30.0
+    # over TLS (directly, or via a trusted proxy's X-Forwarded-Proto: https): Secure cookies
+    # and Strict-Transport-Security; `cookie_secure` makes cookies Secure always
+    hsts_max_age_s: int = 31_536_000
 
 
 @dataclass(frozen=True)
@@ -309,6 +317,12 @@ def _validate(settings: Settings, source: str) -> None:
         raise ConfigError(f"{source}: [dispositions] correction_window_s: must be at least 0")
     if settings.recordings.workers < 1:
         raise ConfigError(f"{source}: [recordings] workers: must be at least 1")
+    if not 0.5 <= settings.web.keepalive_timeout_s <= 3600:
+        raise ConfigError(f"{source}: [web] keepalive_timeout_s: must be in 0.5..3600")
+    if not 0.5 <= settings.web.body_timeout_s <= 3600:
+        raise ConfigError(f"{source}: [web] body_timeout_s: must be in 0.5..3600")
+    if settings.web.hsts_max_age_s < 0:
+        raise ConfigError(f"{source}: [web] hsts_max_age_s: must be at least 0")
     pay = settings.payments
     if not 1 <= pay.max_instalments <= 120:
         raise ConfigError(f"{source}: [payments] max_instalments: must be in 1..120")

@@ -336,7 +336,8 @@ async def test_supervisor_sees_recording_alerts_live(env, rec_client, sign_in, c
     await ws.close()
 
 
-async def test_openapi_lists_the_recording_endpoints(rec_client) -> None:
+async def test_openapi_lists_the_recording_endpoints(rec_client, sign_in) -> None:
+    await sign_in(rec_client, "op1")  # the document is for signed-in users (SECURITY.md)
     paths = (await (await rec_client.get("/api/openapi.json")).json())["paths"]
     for path in (
         "/api/recordings",
