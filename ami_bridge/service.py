@@ -178,7 +178,7 @@ class InteractionWriter:
                 await self._transition(event, what, channel=event.channel, kind=event.kind.value)
             case ev.RecordingStarted():
                 if event.file:
-                    await lg.call_updated(event.linkedid, at=event.at, recording_ref=event.file)
+                    await lg.recording_seen(event.linkedid, at=event.at, ref=event.file)
                 await self._transition(event, "recording started", channel=event.channel)
             case ev.RecordingStopped():
                 await self._transition(

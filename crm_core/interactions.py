@@ -80,6 +80,19 @@ class InteractionLog:
                 )
             await session.commit()
 
+    async def recording_seen(self, linkedid: str, *, at: datetime, ref: str) -> None:
+        """A recording the PBX reports (MixMonitor's file) is noted only while the call has no
+        reference yet: the path the recordings index stores (`call_updated`) wins, whichever of
+        the two is written first (a paused recording's later parts never replace it)."""
+        async with self._db.session() as session:
+            await _ensure(session, linkedid, started_at=at)
+            await session.execute(
+                update(Interaction)
+                .where(Interaction.linkedid == linkedid, Interaction.recording_ref == "")
+                .values(recording_ref=ref)
+            )
+            await session.commit()
+
     async def call_answered(self, linkedid: str, *, at: datetime) -> None:
         await self._set_once(linkedid, at, answered_at=at)
 

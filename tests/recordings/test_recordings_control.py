@@ -5,12 +5,14 @@ hangup, file checked and indexed; the per-queue rule; MixMonitor refused."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from ami_bridge.events import CallBridged, CallEnded
@@ -18,10 +20,10 @@ from ami_bridge.link import LinkConfig
 from ami_bridge.service import AmiBridge
 from ami_bridge.switch import DialplanTarget, OriginateRequest
 from crm_core.bus import Event, InProcessBus, Subscription
-from crm_core.clock import SystemClock
+from crm_core.clock import Clock, SystemClock
 from crm_core.db import Database
 from crm_core.models import Interaction
-from pbx_sim import PbxSim, SimConfig
+from pbx_sim import PbxSim, SimConfig, VirtualClock
 from recordings.config import RecordingPolicy, RecordMode
 from recordings.control import RecordingControl
 from recordings.events import Problem, RecordingAlert, RecordingStored, TranscriptReady
@@ -39,7 +41,7 @@ class Rig:
     seen: Subscription
 
     async def until(
-        self, kind: type[Event] | tuple[type[Event], ...], within: float = 10.0
+        self, kind: type[Event] | tuple[type[Event], ...], within: float = 20.0
     ) -> Event:
         async with asyncio.timeout(within):
             while True:
@@ -47,14 +49,14 @@ class Rig:
                 if isinstance(event, kind):
                     return event
 
-    async def connected_call(self) -> tuple[str, str]:
+    async def connected_call(self, hold_secs: int = 60) -> tuple[str, str]:
         """A caller on hold, then agent1 bridged to it (trace 03). (linkedid, caller channel)"""
         caller = await self.bridge.switch.originate(
             OriginateRequest(
                 endpoint="Local/100@cb-hold",
                 target=DialplanTarget("caller-sim", "s", 1),
                 caller_id='"Alice Customer" <5551234>',
-                variables={"HOLD_SECS": "60"},
+                variables={"HOLD_SECS": str(hold_secs)},
             )
         )
         assert caller.answered
@@ -68,13 +70,48 @@ class Rig:
         return bridged.linkedid, caller_leg
 
 
+class SimTime:
+    """Callboard's Clock reading the simulated PBX's virtual clock: the call's times, the
+    recording's pauses and the WAV files Asterisk writes all follow the same virtual time."""
+
+    def __init__(self, sim_clock: VirtualClock) -> None:
+        self.sim_clock = sim_clock
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.sim_clock.now(), UTC)
+
+    def monotonic(self) -> float:
+        return self.sim_clock.now()
+
+
 @asynccontextmanager
-async def rig(db: Database, policy: RecordingPolicy) -> AsyncIterator[Rig]:
-    sim = PbxSim(SimConfig())
+async def time_flowing(sim_clock: VirtualClock, step_s: float = 0.05) -> AsyncIterator[None]:
+    """Virtual time moves on in small steps meanwhile (for the parts whose timing the test does
+    not measure: dialling, ringing, hanging up)."""
+
+    async def drive() -> None:
+        while True:
+            await sim_clock.advance(step_s)
+            await asyncio.sleep(0.005)
+
+    driver = asyncio.create_task(drive())
+    try:
+        yield
+    finally:
+        driver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await driver
+
+
+@asynccontextmanager
+async def rig(
+    db: Database, policy: RecordingPolicy, sim_clock: VirtualClock | None = None
+) -> AsyncIterator[Rig]:
+    sim = PbxSim(SimConfig(), sim_clock)
     await sim.start()
     bus = InProcessBus()
     seen = bus.subscribe("test-observer", maxsize=100_000)
-    clock = SystemClock()
+    clock: Clock = SystemClock() if sim_clock is None else SimTime(sim_clock)
     config = LinkConfig(
         host="127.0.0.1",
         port=sim.ami_port,
@@ -89,7 +126,7 @@ async def rig(db: Database, policy: RecordingPolicy) -> AsyncIterator[Rig]:
     follower = asyncio.create_task(control.run(subscription))
     await bridge.start()
     try:
-        await bridge.link.wait_up(3)
+        await bridge.link.wait_up(10)
         yield Rig(sim, bridge, control, index, seen)
     finally:
         await bridge.stop()
@@ -108,8 +145,10 @@ async def test_recorded_call_with_a_pause_is_joined_checked_and_indexed(
     sqlite_db: Database, recordings_dir: Path
 ) -> None:
     policy = RecordingPolicy(directory=recordings_dir, layout="{date}/{queue}/{linkedid}.wav")
-    async with rig(sqlite_db, policy) as r:
-        linkedid, caller_leg = await r.connected_call()
+    sim_clock = VirtualClock()  # the timing under test is virtual: a busy machine cannot skew it
+    async with rig(sqlite_db, policy, sim_clock) as r:
+        async with time_flowing(sim_clock):
+            linkedid, caller_leg = await r.connected_call(hold_secs=3600)
         started = await r.control.call_connected(
             linkedid=linkedid, channel=caller_leg, queue="collections", agent="agent1"
         )
@@ -117,14 +156,15 @@ async def test_recorded_call_with_a_pause_is_joined_checked_and_indexed(
         assert started.path.endswith(f"/collections/{linkedid}.wav")
         [active] = r.sim.recorder.active.values()
         assert str(active.path) == policy.asterisk_path(started.path)
-        await asyncio.sleep(1.0)
+        await sim_clock.advance(1.0)
         await r.control.pause(linkedid)
         assert r.sim.recorder.active == {}
-        await asyncio.sleep(0.8)
+        await sim_clock.advance(0.8)
         await r.control.resume(linkedid)
-        await asyncio.sleep(1.0)
+        await sim_clock.advance(1.0)
         await r.bridge.switch.hangup(caller_leg)
-        ended = await r.until(CallEnded)
+        async with time_flowing(sim_clock):
+            ended = await r.until(CallEnded)
         assert isinstance(ended, CallEnded) and ended.linkedid == linkedid
         # Asterisk closes the file after the hangup; the index may find it still missing and
         # keeps it on the retry list, then a later check finds it complete.
@@ -139,8 +179,10 @@ async def test_recorded_call_with_a_pause_is_joined_checked_and_indexed(
     assert recording is not None
     assert recording.status is RecordingStatus.STORED, recording.problem
     [[pause_start, pause_end]] = recording.pauses
-    assert 0.9 < pause_start < 1.6 and 0.7 < pause_end - pause_start < 1.3
-    assert 2.5 < recording.duration_s < 4.5
+    assert pause_start == pytest.approx(1.0) and pause_end - pause_start == pytest.approx(0.8)
+    # 1 s recorded, 0.8 s of silence for the pause, 1 s recorded (virtual time moves on in
+    # small steps while the hangup goes through)
+    assert 2.8 <= recording.duration_s < 2.8 + 0.5
     assert not (recordings_dir / recording.path.replace(".wav", ".part2.wav")).exists()
     async with sqlite_db.session() as session:
         interaction = (
@@ -226,13 +268,13 @@ async def test_the_whole_feature_records_checks_and_transcribes_a_call(
     await recordings.start()
     await bridge.start()
     try:
-        await bridge.link.wait_up(3)
+        await bridge.link.wait_up(10)
         r = Rig(sim, bridge, recordings.control, recordings.index, seen)
         linkedid, caller_leg = await r.connected_call()
         await recordings.control.call_connected(
             linkedid=linkedid, channel=caller_leg, queue="collections"
         )
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)  # the conversation being recorded (the scenario, not a wait)
         await bridge.switch.hangup(caller_leg)
         stored = await r.until(RecordingStored, within=15)
         ready = await r.until(TranscriptReady, within=60)
