@@ -19,6 +19,7 @@ from agent_desktop import (
     dnc_views,
     manual_dial,
     openapi,
+    payments_views,
     recordings_views,
     serving,
 )
@@ -59,6 +60,7 @@ API_ROUTES = (
     + recordings_views.ROUTES
     + campaign_views.ROUTES
     + dnc_views.ROUTES
+    + payments_views.ROUTES
 )
 
 

@@ -13,6 +13,7 @@ from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER
 from agent_desktop.principal import Principal
 from agent_desktop.security import SESSION, current, require
 from crm_core import disposition_codes
+from crm_core import payments as payment_methods
 from crm_core.models import Interaction
 from routing.agent_state import AgentState
 from routing.errors import RoutingError
@@ -40,6 +41,7 @@ async def desk_page(request: web.Request) -> web.StreamResponse:
         user=principal,
         csrf_token=request[SESSION].csrf_token,
         dispositions=dispositions,
+        payment_methods=list(payment_methods.METHODS),
         pause_reasons=list(deps.pause_reasons),
         boot={
             "user": {"id": principal.user_id, "agent_id": principal.agent_id},

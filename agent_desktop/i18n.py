@@ -177,6 +177,20 @@ TEXT: dict[str, tuple[str, str]] = {
     "error": ("Error", "Ошибка"),
     "none": ("None", "Нет"),
     "today": ("Today", "Сегодня"),
+    "name": ("Name", "Имя"),
+    "promise": ("Promise", "Обещание"),
+    "instalment": ("Instalment", "Платёж по графику"),
+    "instalments": ("Instalments", "График платежей"),
+    "payment_plan": ("Payment plan (instalments)", "График платежей (рассрочка)"),
+    "add_instalment": ("Add instalment", "Добавить платёж"),
+    "plans": ("Payment plans", "Графики платежей"),
+    "post_payment": ("Post a payment", "Внести платёж"),
+    "method": ("Method", "Способ"),
+    "payment_reference": ("Payment reference", "Номер платежа"),
+    "payment_posted": ("Payment posted", "Платёж внесён"),
+    "collections_due": ("Promises and instalments", "Обещания и платежи по графикам"),
+    "due_today": ("Due today", "Срок сегодня"),
+    "broken_yesterday": ("Missed yesterday", "Пропущены вчера"),
 }
 
 

@@ -127,8 +127,9 @@
     const promises = card.promises.map((p) => el("tr", {},
       cell(p.due_on), cell(money(p.amount), "num"), el("td", {}, el("span", {className: "tag " + p.status, text: p.status}))));
     fill($("t-promises").tBodies[0], promises.length ? promises : [emptyRow(3)]);
-    const payments = card.payments.map((p) => el("tr", {}, cell(p.paid_on), cell(money(p.amount), "num"), cell(p.method)));
-    fill($("t-payments").tBodies[0], payments.length ? payments : [emptyRow(3)]);
+    const payments = card.payments.map((p) => el("tr", {}, cell(p.paid_on), cell(money(p.amount), "num"), cell(p.method), cell(p.reference || "")));
+    fill($("t-payments").tBodies[0], payments.length ? payments : [emptyRow(4)]);
+    renderPlans(card);
     const history = card.interactions.map((i) => el("tr", {},
       cell(dateTime(i.started_at)), cell(i.kind + " " + i.direction), cell(i.disposition), cell(i.notes),
       cell(i.recording_ref ? "●" : "")));
@@ -201,10 +202,18 @@
     event.preventDefault();
     const form = event.target;
     try {
-      const created = await api("POST", "/api/contacts", {
+      const body = {
         first_name: form.elements.first_name.value, last_name: form.elements.last_name.value,
         phone: form.elements.phone.value, linkedid: desk.call ? desk.call.linkedid : null,
-      });
+      };
+      let created;
+      try {
+        created = await api("POST", "/api/contacts", body);
+      } catch (err) {
+        // the number is an existing contact's: only an explicit confirmation links it again
+        if (err.code !== "contact.number_taken" || !window.confirm(err.message)) throw err;
+        created = await api("POST", "/api/contacts", {...body, confirm_shared_number: true});
+      }
       const card = await api("GET", "/api/contacts/" + created.contact_id + "/card");
       if (desk.call) { desk.call.card = card; desk.call.contact_id = card.contact_id; renderCall(desk.call); }
       else renderCard(card);
@@ -252,6 +261,79 @@
 
   /* ---- wrap-up ------------------------------------------------------------------------ */
 
+  /* ---- payment plans and payments on the card ------------------------------------------ */
+
+  function renderPlans(card) {
+    const box = $("plans");
+    clear(box);
+    const plans = card.plans || [];
+    if (!plans.length) { box.append(el("p", {className: "muted", text: t("none")})); return; }
+    for (const plan of plans) {
+      const debt = card.debts.find((d) => d.id === plan.debt_id);
+      const rows = plan.instalments.map((i) => el("tr", {},
+        cell(String(i.seq)), cell(i.due_on), cell(money(i.amount), "num"), cell(money(i.paid), "num"),
+        el("td", {}, el("span", {className: "tag " + i.status, text: i.status}))));
+      box.append(el("table", {className: "grid plan"},
+        el("caption", {text: (debt ? debt.reference + " · " : "") + money(plan.total) + " · " + plan.status}),
+        el("tbody", {}, ...rows)));
+    }
+  }
+
+  const payForm = $("payment-form");
+
+  function fillPaymentDebts() {
+    const select = $("pay-debt");
+    clear(select);
+    for (const d of (desk.card ? desk.card.debts : [])) {
+      select.append(el("option", {value: String(d.id), text: d.reference + " — " + money(d.balance) + " " + d.currency}));
+    }
+    $("pay-date").max = new Date(CB.serverNow()).toISOString().slice(0, 10);
+  }
+
+  async function postPayment() {
+    if (!desk.card) return;
+    const data = new FormData(payForm);
+    const msg = $("payment-msg");
+    try {
+      await api("POST", "/api/debts/" + encodeURIComponent(data.get("debt_id")) + "/payments", {
+        amount: data.get("amount"), paid_on: data.get("paid_on"), method: data.get("method"),
+        reference: data.get("reference") || "", source: "desk",
+      });
+      msg.textContent = t("payment_posted"); msg.className = "msg ok";
+      payForm.reset();
+      renderCard(await api("GET", "/api/contacts/" + desk.card.contact_id + "/card"));
+    } catch (err) { msg.textContent = err.message; msg.className = "msg error"; }
+  }
+
+  payForm.addEventListener("submit", (event) => { event.preventDefault(); postPayment(); });
+
+  function addInstalment(amount, date) {
+    const amountInput = el("input", {type: "text", value: amount || ""});
+    amountInput.name = "i_amount";
+    amountInput.inputMode = "decimal";
+    amountInput.placeholder = t("amount");
+    amountInput.maxLength = 20;
+    const dateInput = el("input", {type: "date", value: date || ""});
+    dateInput.name = "i_date";
+    dateInput.min = new Date(CB.serverNow()).toISOString().slice(0, 10);
+    $("instalment-rows").append(el("li", {}, amountInput, dateInput));
+  }
+
+  $("btn-add-instalment").addEventListener("click", () => addInstalment());
+  $("ptp-plan").addEventListener("change", (event) => {
+    const plan = event.target.checked;
+    $("ptp-single").hidden = plan;
+    $("ptp-instalments").hidden = !plan;
+    if (plan && !$("instalment-rows").children.length) { addInstalment(); addInstalment(); addInstalment(); }
+  });
+
+  function instalments() {
+    return [...$("instalment-rows").children].map((row) => ({
+      amount: String(row.querySelector('[name="i_amount"]').value || "").replace(",", "."),
+      due_on: row.querySelector('[name="i_date"]').value,
+    })).filter((i) => i.amount || i.due_on);
+  }
+
   const wrapForm = $("wrapup");
 
   function wrapKey() {
@@ -269,6 +351,9 @@
     wrapForm.reset();
     $("f-promise").hidden = true;
     $("f-callback").hidden = true;
+    $("ptp-single").hidden = false;
+    $("ptp-instalments").hidden = true;
+    clear($("instalment-rows"));
     $("wrapup-msg").textContent = "";
     $("wrapup-msg").className = "msg";
     const today = new Date(CB.serverNow()).toISOString().slice(0, 10);
@@ -284,6 +369,7 @@
       select.append(el("option", {value: String(d.id), text: d.reference + " — " + money(d.balance) + " " + d.currency}));
     }
     $("cb-zone").textContent = desk.card && desk.card.timezone ? "(" + desk.card.timezone + ")" : "";
+    fillPaymentDebts();
   }
 
   wrapForm.addEventListener("change", (event) => {
@@ -301,7 +387,9 @@
     if (!disposition) { wrapMessage(t("disposition_required"), "error"); focusDisposition(); return; }
     const body = {key: wrapKey(), linkedid: desk.call.linkedid, disposition, notes: data.get("notes") || ""};
     const chosen = wrapForm.querySelector('input[name="disposition"]:checked');
-    if (chosen.dataset.promise === "true") {
+    if (chosen.dataset.promise === "true" && $("ptp-plan").checked) {
+      body.promise = {debt_id: data.get("debt_id"), instalments: instalments()};
+    } else if (chosen.dataset.promise === "true") {
       const amount = String(data.get("amount") || "").replace(",", ".");
       const debt = desk.card && desk.card.debts.find((d) => String(d.id) === data.get("debt_id"));
       if (debt && Number(amount) > Number(debt.balance)) {
