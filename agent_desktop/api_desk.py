@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from agent_desktop import contacts, wrapup
-from agent_desktop.api_routes import INTEGER, STRING, ApiRoute, json_body
+from agent_desktop.api_routes import BOOLEAN, INTEGER, STRING, ApiRoute, json_body
 from agent_desktop.callbacks import callback_list
 from agent_desktop.errors import (
     ApiError,
@@ -102,6 +102,11 @@ async def create_contact(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     body = await read_json(request)
     linkedid = body.get("linkedid")
+    if linkedid is not None and not isinstance(linkedid, str):
+        raise invalid("linkedid", "a text")
+    confirm = body.get("confirm_shared_number", False)
+    if not isinstance(confirm, bool):
+        raise invalid("confirm_shared_number", "true or false")
     board = request.app[BOARD]
     if linkedid is not None:
         call = board.calls.get(str(linkedid))
@@ -111,14 +116,22 @@ async def create_contact(request: web.Request) -> web.Response:
         async with deps.db.session() as session:
             contact_id = await contacts.create_contact(
                 session,
-                first_name=str(body.get("first_name", "")),
-                last_name=str(body.get("last_name", "")),
-                phone=str(body.get("phone", "")),
+                first_name=body.get("first_name", ""),  # texts: checked by create_contact
+                last_name=body.get("last_name", ""),
+                phone=body.get("phone", ""),
                 default_region=deps.settings.center.default_region,
                 now=deps.clock.now(),
                 user_id=principal.user_id,
                 remote_addr=client_address(request),
+                confirm_shared_number=confirm,
             )
+    except contacts.NumberTaken as exc:
+        raise ApiError(
+            409,
+            "contact.number_taken",
+            str(exc),
+            {"field": "phone", "confirm_with": "confirm_shared_number"},
+        ) from exc
     except contacts.ContactInputError as exc:
         raise invalid(exc.field, str(exc)) from exc
     board.grant(principal.agent_id, contact_id, "created")
@@ -302,9 +315,17 @@ ROUTES = (
         "POST",
         "/api/contacts",
         create_contact,
-        "Create a contact (optionally bound to your current call)",
+        "Create a contact (optionally bound to your current call); a number that is an existing"
+        " contact's is refused with 409 contact.number_taken unless confirm_shared_number"
+        " (audited)",
         "operator",
-        body=json_body(first_name=STRING, last_name=STRING, phone=STRING, linkedid=STRING),
+        body=json_body(
+            first_name=STRING,
+            last_name=STRING,
+            phone=STRING,
+            linkedid=STRING,
+            confirm_shared_number=BOOLEAN,
+        ),
     ),
     ApiRoute(
         "GET",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,6 +117,20 @@ class ContactInputError(ValueError):
         self.field = field
 
 
+class NumberTaken(ContactInputError):
+    """The number is an existing contact's: linking it to a new one needs the operator's
+    explicit confirmation (`confirm_shared_number`), so a debtor's number is not quietly given
+    to a stranger (and their calls then pop the wrong card)."""
+
+    def __init__(self, e164: str) -> None:
+        super().__init__(
+            "phone",
+            f"{e164} belongs to an existing contact: search for it, or confirm that this is"
+            " another person who shares the number",
+        )
+        self.e164 = e164
+
+
 async def create_contact(
     session: AsyncSession,
     *,
@@ -126,8 +141,16 @@ async def create_contact(
     now: datetime,
     user_id: int,
     remote_addr: str,
+    confirm_shared_number: bool = False,
 ) -> int:
-    """A new person with one phone number (reused if the number is already known)."""
+    """A new person with one phone number. A number already known as an existing contact's is
+    refused (`NumberTaken`) unless the operator confirms that the new person shares it; the
+    confirmation is audited with the contacts it is shared with."""
+    for field, value in (("first_name", first_name), ("last_name", last_name), ("phone", phone)):
+        if not isinstance(value, str):  # {"a": 1} is not a name
+            raise ContactInputError(field, "a text")
+        if any(unicodedata.category(c) == "Cc" for c in value):
+            raise ContactInputError(field, "no control characters")
     first_name, last_name = first_name.strip()[:100], last_name.strip()[:100]
     if not first_name and not last_name:
         raise ContactInputError("last_name", "a name is needed")
@@ -138,6 +161,14 @@ async def create_contact(
     contact = Contact(first_name=first_name, last_name=last_name, created_at=now, updated_at=now)
     session.add(contact)
     number = (await session.execute(select(Phone).where(Phone.e164 == e164))).scalar_one_or_none()
+    owners: list[int] = []
+    if number is not None:
+        rows = await session.execute(
+            select(ContactPhone.contact_id).where(ContactPhone.phone_id == number.id)
+        )
+        owners = sorted({row[0] for row in rows})
+    if owners and not confirm_shared_number:
+        raise NumberTaken(e164)
     if number is None:
         number = Phone(e164=e164, raw=phone.strip()[:40])
         session.add(number)
@@ -153,6 +184,7 @@ async def create_contact(
         object_type="contact",
         object_id=contact.id,
         remote_addr=remote_addr,
+        **({"shared_number": e164, "shared_with": owners} if owners else {}),
     )
     await session.commit()
     return contact.id
