@@ -22,7 +22,15 @@ from collections.abc import Callable, Iterable
 
 from ami_bridge import snapshot
 from ami_bridge.causes import parse_cause
-from ami_bridge.channels import STATE_RINGING, STATE_UP, Channel, DirectionRules, to_utc
+from ami_bridge.channels import (
+    STATE_RINGING,
+    STATE_UP,
+    Call,
+    Channel,
+    DirectionRules,
+    PartyRole,
+    to_utc,
+)
 from ami_bridge.events import (
     AmdResult,
     CallAnswered,
@@ -54,6 +62,12 @@ _SOFTHANGUP_ASYNCGOTO = "2"  # AST_SOFTHANGUP_ASYNCGOTO: SoftHangupRequest cause
 _TRACKED_VARIABLES = frozenset({"MIXMONITOR_FILENAME", "AMDSTATUS", "AMDCAUSE"})
 UNKNOWN_PARTY = "unknown"  # a transfer party the events do not name (never a wrong one)
 _MAX_HOPS = 8  # Local pairs followed to find the party beyond
+
+
+def _caller_id(number: str | None, name: str | None) -> tuple[str | None, str | None]:
+    """A caller ID as compared for a change: a name that only repeats the number is no name
+    (Asterisk fills the name with the number when it copies a connected line)."""
+    return number, (None if name in (None, "", number) else name)
 
 
 class CallTracker(CallRegistry):
@@ -142,8 +156,10 @@ class CallTracker(CallRegistry):
             call is None
             or not call.announced  # still in the creation burst: CallStarted will carry it
             or ch.uniqueid not in call.party
+            or self._beyond_the_party(ch, call)
             or ch.caller_number is None
-            or (ch.caller_number, ch.caller_name) == (call.caller_number, call.caller_name)
+            or _caller_id(ch.caller_number, ch.caller_name)
+            == _caller_id(call.caller_number, call.caller_name)
         ):
             return
         previous, call.caller_number, call.caller_name = (
@@ -161,6 +177,18 @@ class CallTracker(CallRegistry):
                 previous_number=previous,
             )
         )
+
+    def _beyond_the_party(self, ch: Channel, call: Call) -> bool:
+        """The half of the party's Local pair that is not the party as the PBX sees it: the
+        handset `;1` of an inbound Local caller (its `;2` runs the dialplan, like a trunk
+        channel), the simulated far end `;2` of a dialed Local leg (its `;1` is the customer
+        leg). Asterisk copies the connected line of one half onto the other half's caller ID
+        once bridged: that is no change of the caller's number."""
+        sibling = self.sibling(ch)
+        if sibling is None or sibling.uniqueid not in call.party:
+            return False
+        beyond = ";2" if PartyRole.DIALED in (ch.role, sibling.role) else ";1"
+        return ch.name.endswith(beyond)
 
     def _on_newexten(self, m: Message, out: Out) -> None:
         ch = self._channels.get(m.get("Uniqueid", ""))

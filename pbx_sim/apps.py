@@ -81,6 +81,16 @@ async def app_playback(rt: Runtime, ch: Channel, data: str) -> AppResult:
     return None
 
 
+async def app_waitforsilence(rt: Runtime, ch: Channel, data: str) -> AppResult:
+    """WaitForSilence(ms[,iterations[,timeout]]): the simulated far end falls silent at once,
+    so it waits the silence it asks for (what Asterisk waits at the least)."""
+    ms, _, rest = data.partition(",")
+    iterations = _float(rest.partition(",")[0], 1.0) if rest else 1.0
+    await rt.wait(ch, _float(ms, 0.0) / 1000 * max(iterations, 1.0))
+    rt.world.set_var(ch, "WAITSTATUS", "SILENCE")
+    return None
+
+
 async def app_background(rt: Runtime, ch: Channel, data: str) -> AppResult:
     digit = await rt.wait(ch, prompt_seconds(data), digits="0123456789*#")
     rt.world.set_var(ch, "BACKGROUNDSTATUS", "SUCCESS")
@@ -207,6 +217,7 @@ async def app_bridge(rt: Runtime, ch: Channel, data: str) -> AppResult:
     ch.may_atxfer = "T" in options
     w.enter_bridge(ch, bridge)
     w.refresh_bridgepeer(bridge)
+    w.connect_lines(ch, target)
     left = await rt.sit_in_bridge(ch)
     if left is not None:
         raise Diverted(left)
@@ -288,6 +299,7 @@ APPS: dict[str, App] = {
     "Congestion": app_congestion,
     "Playback": app_playback,
     "BackGround": app_background,
+    "WaitForSilence": app_waitforsilence,
     "WaitExten": app_waitexten,
     "MusicOnHold": app_moh,
     "Hangup": app_hangup,

@@ -261,6 +261,32 @@ class World:
         self.emit("BridgeLeave", "call,all", [*bridge.fields(), *ch.fields()])
         self.maybe_destroy(bridge)
 
+    def connect_lines(self, ch: Channel, target: Channel) -> None:
+        """Two parties just bridged learn each other as their connected line, as Asterisk's
+        bridge tells them; a Local half passes its new connected line on to its other half as
+        that half's caller ID. Asterisk reports only what changed: nothing when the two caller
+        IDs are the same (trace 03), four events when a number-only caller is bridged to an
+        agent leg originated with CallerID "<number>" <number> (the live suite): a
+        NewConnectedLine on each party, a NewCallerid on the agent's phone `;2` and on the
+        caller's handset `;1`."""
+        changed = []
+        for party, other in ((ch, target), (target, ch)):
+            if (party.conn_num, party.conn_name) != (other.cid_num, other.cid_name):
+                party.conn_num, party.conn_name = other.cid_num, other.cid_name
+                self.chan_event("NewConnectedLine", party)
+                changed.append(party)
+        for party in changed:
+            half = party.peer
+            if half is None or half.hungup:
+                continue
+            if (half.cid_num, half.cid_name) != (party.conn_num, party.conn_name):
+                half.cid_num, half.cid_name = party.conn_num, party.conn_name
+                self.chan_event(
+                    "NewCallerid",
+                    half,
+                    ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"),
+                )
+
     def refresh_bridgepeer(self, bridge: Bridge) -> None:
         for member in bridge.members:
             self.set_var(member, "BRIDGEPEER", self.bridge_peer_value(member))
