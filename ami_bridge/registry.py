@@ -85,8 +85,15 @@ class CallRegistry:
 
     @property
     def calls(self) -> dict[str, CallInfo]:
-        """Live calls by Linkedid (a fresh copy: cheap for routing, not for the hot path)."""
-        return {lid: CallInfo.of(call) for lid, call in self._calls.items()}
+        """Live calls by Linkedid (a fresh copy: cheap for routing, not for the hot path): only
+        calls with an outside party, not a Linkedid that is only Callboard's own leg or a dial
+        attempt still ringing (see `linkedids` for every Linkedid the PBX has)."""
+        return {lid: CallInfo.of(call) for lid, call in self._calls.items() if call.announced}
+
+    @property
+    def linkedids(self) -> tuple[str, ...]:
+        """Every Linkedid with a live channel: calls, legs and dial attempts alike."""
+        return tuple(self._calls)
 
     def call(self, linkedid: str) -> CallInfo | None:
         call = self._calls.get(linkedid)
@@ -114,7 +121,8 @@ class CallRegistry:
 
     @property
     def call_count(self) -> int:
-        return len(self._calls)
+        """Live calls (with an outside party); legs and ringing dial attempts are not calls."""
+        return sum(1 for call in self._calls.values() if call.announced)
 
     def live_channel(self, uniqueid: str) -> Channel | None:
         """The mutable record itself: for the tracker's own modules (snapshot), not consumers."""

@@ -70,7 +70,10 @@ class PbxResynced(Event):
 
     at: datetime
     session: int  # the link's session number: 1 at start, +1 per reconnect
-    live_calls: tuple[str, ...]  # Linkedids
+    live_calls: tuple[str, ...]  # Linkedids of calls (with an outside party)
+    # Linkedids that are only Callboard's own legs or ringing dial attempts (not calls; a
+    # manual call's interaction row is open while the debtor's phone rings)
+    live_legs: tuple[str, ...] = ()
     channels: int
     closed_calls: tuple[str, ...]  # ended while the link was down (CallEnded published)
     queue_members: tuple[QueueMember, ...]
@@ -149,10 +152,12 @@ async def resync(
             log.info("QueueStatus unavailable, skipping queues: %s", exc.message)
         else:
             members, callers = parse_queue_status(items)
+    calls = tuple(tracker.calls)
     summary = PbxResynced(
         at=clock.now(),
         session=session,
-        live_calls=tuple(tracker.calls),
+        live_calls=calls,
+        live_legs=tuple(lid for lid in tracker.linkedids if lid not in calls),
         channels=len(channels),
         closed_calls=tuple(closed),
         queue_members=tuple(members),

@@ -202,7 +202,7 @@ class InteractionWriter:
                 )
             case PbxResynced():
                 if self._close_orphans:
-                    await self._end_orphans(set(event.live_calls), event.at)
+                    await self._end_orphans({*event.live_calls, *event.live_legs}, event.at)
             case ev.CallEvent():
                 # DTMF (never logged), spy start/stop: the desktop shows them live; LegStarted
                 # / LegEnded: Callboard's own legs and unanswered dial attempts are no calls

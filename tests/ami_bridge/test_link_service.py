@@ -128,7 +128,11 @@ async def test_resync_keeps_calls_the_pbx_still_has_trace_02(sqlite_db: Database
         run.server.drop()
         (summary,) = await run.until(PbxResynced)
         assert summary.closed_calls == ()
-        assert set(summary.live_calls) == before and len(before) == 3
+        # calls only (trace 02: 6 channels = 2 calls); agent1's phone keeps a Linkedid of its
+        # own, a leg: not a live call, nor an orphan
+        assert set(summary.live_calls) == before and len(before) == 2
+        assert summary.live_legs == ("1795444923.2",)
+        assert run.bridge.status().live_calls == 2
         assert summary.channels == 6
         assert [(m.queue, m.interface, m.paused) for m in summary.queue_members] == [
             ("support", "Local/agent1@agents", True)

@@ -45,7 +45,9 @@ def test_nothing_changed_while_down_gives_no_events() -> None:
     before = tracker.calls
     assert tracker.resync(_list_items()) == []
     assert tracker.calls == before
-    assert set(before) == {CALL1, AGENT, CALL2}
+    # calls only: the agent phone's own Linkedid is a leg, not a call (nor counted as one)
+    assert set(before) == {CALL1, CALL2} and tracker.call_count == 2
+    assert set(tracker.linkedids) == {CALL1, AGENT, CALL2}
 
 
 @pytest.mark.parametrize("kind", ["CoreShowChannel", "Status"])
@@ -88,7 +90,8 @@ def test_calls_missing_from_the_lists_ended_while_the_link_was_down() -> None:
     ended = events[-1]
     assert isinstance(ended, CallEnded) and ended.reason is EndReason.LINK_DOWN
     assert ended.at.timestamp() == pytest.approx(RECONNECTED_AT)
-    assert set(tracker.calls) == {CALL1, AGENT}
+    assert set(tracker.calls) == {CALL1}
+    assert set(tracker.linkedids) == {CALL1, AGENT}
 
 
 def test_an_empty_list_closes_every_call() -> None:
@@ -118,7 +121,8 @@ def test_channels_created_while_the_lists_were_in_flight_survive() -> None:
     # the lists were produced before call 2 existed
     tracker.apply_snapshot(m for m in _list_items() if not m["Channel"].startswith("Local/200@"))
     assert tracker.snapshot_complete() == []
-    assert set(tracker.calls) == {CALL1, AGENT, CALL2}
+    assert set(tracker.calls) == {CALL1, CALL2}
+    assert set(tracker.linkedids) == {CALL1, AGENT, CALL2}
 
 
 def test_snapshot_steps_out_of_order_are_refused() -> None:
