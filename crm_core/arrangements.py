@@ -572,3 +572,17 @@ def _item(
 def center_today(now: datetime, zone: Any) -> date:
     """The center's calendar day at `now` (a ZoneInfo)."""
     return now.astimezone(zone or UTC).date()
+
+
+async def broken_debt_ids(session: AsyncSession) -> frozenset[int]:
+    """Debts with a broken promise or a broken plan instalment: the dialer calls them first."""
+    promises = await session.scalars(
+        select(PromiseToPay.debt_id).where(PromiseToPay.status == PromiseStatus.BROKEN).distinct()
+    )
+    instalments = await session.scalars(
+        select(Arrangement.debt_id)
+        .join(Instalment, Instalment.arrangement_id == Arrangement.id)
+        .where(Instalment.status == InstalmentStatus.BROKEN)
+        .distinct()
+    )
+    return frozenset(promises.all()) | frozenset(instalments.all())

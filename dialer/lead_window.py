@@ -4,7 +4,8 @@ A campaign may select a million debts; loading them all every minute stalls the 
 the leads are read in the order `campaign.priority_key` sorts them, page by page:
 
   0. debts with an open callback due before the window's horizon (few; ix_tasks_status_due);
-  1. debts with a broken promise, biggest score first (score = balance x days past due);
+  1. debts with a broken promise or plan instalment, biggest score first (score = balance x
+     days past due);
   2. every other debt, biggest score first, ties by debt id.
 
 Tier 2's score depends on the day, so no single index holds it; but within one due date the
@@ -35,14 +36,13 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, CompoundSelect, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.arrangements import broken_debt_ids
 from crm_core.db import Database
 from crm_core.models import (
     Contact,
     ContactPhone,
     Debt,
     Phone,
-    PromiseStatus,
-    PromiseToPay,
     Task,
     TaskKind,
     TaskStatus,
@@ -295,15 +295,7 @@ class LeadWindow:
             await asyncio.sleep(0)  # the ticks go on between pages
 
         async with self.db.session() as session:
-            broken = frozenset(
-                (
-                    await session.scalars(
-                        select(PromiseToPay.debt_id)
-                        .where(PromiseToPay.status == PromiseStatus.BROKEN)
-                        .distinct()
-                    )
-                ).all()
-            )
+            broken = await broken_debt_ids(session)  # promises and plan instalments
             due = sorted(set((await session.scalars(_callback_debts(until))).all()))
             for chunk in _chunks(due, self.page):
                 await take(session, list(chunk), callbacks=True)
