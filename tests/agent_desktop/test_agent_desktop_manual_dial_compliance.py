@@ -26,8 +26,19 @@ from tests.agent_desktop.test_agent_desktop_campaigns_dial import (
     manual_attempts,
     past_attempts,
 )
+from tests.waiting import eventually
 
 US = "+13104413956"  # Los Angeles
+
+
+async def settled_attempt(env: Any) -> DialAttemptRow:
+    """The one manual attempt, once the dialer (behind the bus) has written its end."""
+
+    async def ended() -> DialAttemptRow | None:
+        [attempt] = await manual_attempts(env)
+        return attempt if attempt.ended_at is not None else None
+
+    return await eventually(ended, what="the manual attempt settled")
 
 
 async def seed_us_debtor(env: Any) -> int:
@@ -189,11 +200,7 @@ async def test_a_manual_attempt_gets_its_outcome_from_the_call(env, client, sign
         CallBridged(linkedid=call_id, at=answered, bridge_id="b1", channel="x", parties=("x", "y"))
     )
     env.bus.publish(call_ended(call_id, ended, 16))
-    for _ in range(100):
-        [attempt] = await manual_attempts(env)
-        if attempt.ended_at is not None:
-            break
-        await asyncio.sleep(0.02)
+    attempt = await settled_attempt(env)
     assert attempt.outcome == AttemptOutcome.HUMAN.value
     assert attempt.answered_at == answered and attempt.ended_at == ended
     assert attempt.agent_id == str(env.users["op1"])
@@ -217,11 +224,7 @@ async def test_a_manual_call_the_debtor_never_answered_gets_the_network_cause(
             reason=ami_events.EndReason.HANGUP,
         )
     )
-    for _ in range(100):
-        [attempt] = await manual_attempts(env)
-        if attempt.ended_at is not None:
-            break
-        await asyncio.sleep(0.02)
+    attempt = await settled_attempt(env)
     assert attempt.outcome == AttemptOutcome.BUSY.value
     assert attempt.answered_at is None and attempt.ended_at == ended
 

@@ -8,11 +8,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import pytest
 from panoramisk import Manager
 
 from ami_bridge.traces import Connection
 from tests.ami_bridge.trace_server import TraceServer, trace
+from tests.waiting import eventually
 
 
 @asynccontextmanager
@@ -29,11 +29,7 @@ async def panoramisk_on(connection: Connection) -> AsyncIterator[tuple[Manager, 
     )
     try:
         await manager.connect()
-        for _ in range(100):
-            if manager.authenticated:
-                break
-            await asyncio.sleep(0.01)
-        assert manager.authenticated
+        await eventually(lambda: manager.authenticated, what="panoramisk logged in")
         yield manager, server
     finally:
         manager.close()
@@ -46,12 +42,15 @@ async def test_playdtmf_reply_breaks_panoramisk() -> None:
     async with panoramisk_on(trace("06").connection("A")) as (manager, server):
         for action in ("Originate", "Redirect", "Originate", "Redirect"):
             manager.send_action({"Action": action}, as_list=False)
-        await asyncio.sleep(0.1)
+        await eventually(lambda: len(server.exchanges) >= 5, what="the trace's first actions")
         future = manager.send_action({"Action": "PlayDTMF", "Channel": "x", "Digit": "1"})
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(future), 0.5)
-        assert server.sent("PlayDTMF"), "Asterisk answered; panoramisk never resolved it"
-        assert manager.protocol.transport.is_closing(), "and it dropped the AMI connection"
+        # Asterisk answered and panoramisk dropped the AMI connection over the reply, so the
+        # reply can never resolve the action now (not a wait for something not to happen).
+        await eventually(
+            lambda: server.sent("PlayDTMF") and manager.protocol.transport.is_closing(),
+            what="PlayDTMF answered and the connection dropped",
+        )
+        assert not future.done(), "panoramisk never resolves it"
         future.cancel()
 
 

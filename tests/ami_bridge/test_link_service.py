@@ -22,6 +22,7 @@ from crm_core.db import Database
 from crm_core.interactions import InteractionLog
 from crm_core.models import Interaction
 from tests.ami_bridge.trace_server import TraceServer, test_config, trace
+from tests.waiting import eventually
 
 CALLER = OriginateRequest(
     endpoint="Local/100@cb-hold",
@@ -37,7 +38,7 @@ class Run:
         self.server = server
         self.seen = bus.subscribe("test-observer", maxsize=100_000)
 
-    async def until(self, kind: type[Event], count: int = 1, within: float = 3.0) -> list[Event]:
+    async def until(self, kind: type[Event], count: int = 1, within: float = 20.0) -> list[Event]:
         found: list[Event] = []
         async with asyncio.timeout(within):
             while len(found) < count:
@@ -57,7 +58,7 @@ async def bridged(db: Database, *scripts: Connection) -> AsyncIterator[Run]:
     run = Run(bridge, server, bus)
     await bridge.start()
     try:
-        await bridge.link.wait_up(2)
+        await bridge.link.wait_up(10)
         yield run
     finally:
         await bridge.stop()
@@ -172,18 +173,16 @@ async def test_writer_that_falls_behind_starts_again_from_live_events(sqlite_db:
     first = writer.subscription
     for n in range(10):  # a burst the writer cannot take: its subscription overflows
         bus.publish(started(f"burst.{n}", at))
-    for _ in range(200):
-        if writer.subscription is not first:  # subscribed again
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: writer.subscription is not first, what="subscribed again")
     bus.publish(started("after.1", at))
-    for _ in range(200):
-        if "after.1" in {row.linkedid for row in await rows(sqlite_db)}:
-            break
-        await asyncio.sleep(0.01)
+
+    async def logged_after() -> bool:
+        return "after.1" in {row.linkedid for row in await rows(sqlite_db)}
+
+    await eventually(logged_after, what="the live event after the overflow written")
     assert writer.subscription is not None
     bus.unsubscribe(writer.subscription)
-    await asyncio.wait_for(task, 2)
+    await asyncio.wait_for(task, 10)
     logged = {row.linkedid for row in await rows(sqlite_db)}
     assert "after.1" in logged, "the writer went on after the overflow"
     assert len(logged) < 11, "what overflowed was dropped, not written"

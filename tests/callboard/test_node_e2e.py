@@ -163,7 +163,7 @@ async def test_a_debtor_call_end_to_end(tmp_path):
             AgentStateChanged, lambda e: e.agent_id == agent and str(e.state) == "ready"
         )
 
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(30):
             while True:  # the interaction writer runs behind the bus
                 async with node.db.session() as s:
                     row = (
@@ -182,7 +182,7 @@ async def test_a_debtor_call_end_to_end(tmp_path):
         assert row.ivr_path[:2] == ["greeting", "known_caller:found"]
         assert row.hangup_cause is not None
 
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(30):
             while True:  # the recording was started on connect and checked after the hangup
                 async with node.db.session() as s:
                     recording = (

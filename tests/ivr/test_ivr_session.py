@@ -269,7 +269,7 @@ async def test_reload_keeps_running_calls_on_their_version(ivr: Ivr, scripted_as
     flow_file = ivr.library.directory / "inbound.toml"
     first = scripted_asterisk(number="2025550199", linkedid="call-1")
     running = asyncio.create_task(first.call(ivr.server.port))
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(20):
         await first.waiting_for_keys.wait()  # at the language menu, then at the account prompt
         first.waiting_for_keys.clear()
         first.keys.put_nowait("1")  # English
@@ -318,7 +318,7 @@ async def test_silent_asterisk_times_out_and_the_socket_is_closed(
         assert await reader.readline() == b"GET VARIABLE CHANNEL(linkedid)\n"
         writer.write(b"200 result=1 (silent-1)\n")
         assert await reader.readline() == b"ANSWER\n"  # ... and Asterisk never answers
-        assert await asyncio.wait_for(reader.read(), 5) == b""
+        assert await asyncio.wait_for(reader.read(), 20) == b""
         writer.close()
         await writer.wait_closed()
     finally:
@@ -331,7 +331,7 @@ async def test_silent_asterisk_times_out_and_the_socket_is_closed(
 async def test_garbage_instead_of_a_request_is_dropped(ivr: Ivr) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", ivr.server.port)
     writer.write(b"GET / HTTP/1.1\nHost: x\n\n")
-    assert await asyncio.wait_for(reader.read(), 5) == b""
+    assert await asyncio.wait_for(reader.read(), 20) == b""
     writer.close()
     await writer.wait_closed()
     assert ivr.handoff.calls == []
@@ -361,7 +361,7 @@ async def test_service_polls_for_changes_and_stops_cleanly(
         (tmp_path / "inbound.toml").read_text().replace("priority = 50", "priority = 60")
     )
     os.utime(tmp_path / "inbound.toml", ns=(1, 3 * 10**18))
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(20):
         while service.library.get("inbound") is before:  # noqa: ASYNC110 - watching a poller
             await asyncio.sleep(0.01)
     await service.close()
@@ -390,7 +390,7 @@ async def test_sighup_reloads_the_flows(sqlite_db: Database, tmp_path: Path) -> 
             (tmp_path / "second.toml").read_text().replace("[flow]", '[flow]\nname = "second"')
         )
         os.kill(os.getpid(), signal.SIGHUP)
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(20):
             while service.library.get("second") is None:  # noqa: ASYNC110 - signal, then thread
                 await asyncio.sleep(0.01)
     finally:

@@ -24,6 +24,7 @@ from recordings.search import search
 from recordings.tables import JobStatus, TranscriptionJob, TranscriptRecord
 from recordings.workers import TranscriptionService
 from tests.recordings.recordings_support import T0, add_stored_recording
+from tests.waiting import eventually
 
 
 async def job_rows(db: Database) -> list[TranscriptionJob]:
@@ -42,14 +43,19 @@ async def wait_running(db: Database, attempts: int, within: float = 60.0) -> Non
             await asyncio.sleep(0.05)
 
 
-async def kill_workers_when_busy(within: float = 60.0) -> None:
-    """SIGKILL the worker process once it exists (after a restart it is spawned anew)."""
-    async with asyncio.timeout(within):
-        while not multiprocessing.active_children():  # noqa: ASYNC110 - a process, no event
-            await asyncio.sleep(0.02)
-    await asyncio.sleep(0.3)
-    for child in multiprocessing.active_children():
+async def kill_workers_when_busy(killed: set[int], within: float = 60.0) -> None:
+    """SIGKILL the worker process once it exists: after a restart it is spawned anew, and one
+    killed before (`killed`, updated here) does not count even while not yet reaped. Called
+    once the job is claimed: a kill at any moment from then on (before the job reaches the
+    process, or while it transcribes) breaks the process pool, so the attempt dies with it."""
+
+    def fresh() -> list[multiprocessing.Process]:
+        return [c for c in multiprocessing.active_children() if c.pid not in killed]
+
+    for child in await eventually(fresh, within, what="a new worker process"):
+        assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
+        killed.add(child.pid)
 
 
 async def test_backlog_transcribes_every_queued_recording_with_progress(
@@ -102,7 +108,7 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_job_retried(
     try:
         drained = asyncio.create_task(service.drain())
         await wait_running(sqlite_db, attempts=1)
-        await kill_workers_when_busy()
+        await kill_workers_when_busy(set())
         result = await drained
     finally:
         await service.close()
@@ -125,9 +131,10 @@ async def test_a_job_that_keeps_killing_its_worker_fails_with_the_error(
     await service.start()
     try:
         drained = asyncio.create_task(service.drain())
+        killed: set[int] = set()
         for attempt in (1, 2):
             await wait_running(sqlite_db, attempts=attempt)
-            await kill_workers_when_busy()
+            await kill_workers_when_busy(killed)
         result = await drained
     finally:
         await service.close()
