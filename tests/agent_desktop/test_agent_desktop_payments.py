@@ -207,3 +207,37 @@ async def test_a_plan_made_on_a_wrap_up_is_kept_then_broken(client, env, sign_in
     assert [(i["kind"], i["seq"], i["status"]) for i in lists["broken_yesterday"]] == [
         ("instalment", 2, "broken")
     ]
+
+
+async def test_correcting_a_plan_wrap_up_cancels_the_plan(client, env, sign_in):
+    csrf = await sign_in(client, "op1")
+    await offer_call(env)
+    connect_call(env)
+    await end_call(env)
+    plan = {
+        "debt_id": str(env.debt_id),  # the desk's form sends the select's text
+        "instalments": [
+            {"amount": "300", "due_on": "2026-12-01"},
+            {"amount": "300", "due_on": "2027-01-01"},
+        ],
+    }
+    saved = await wrap_up(
+        env, client, csrf, key="k-plan-101", linkedid=LINKEDID, disposition="ptp", promise=plan
+    )
+    assert saved.status == 200, await saved.text()
+    arrangement_id = (await saved.json())["arrangement_id"]
+    single = {"debt_id": env.debt_id, "amount": "100.00", "due_on": "2026-12-05"}
+    corrected = await client.put(
+        f"/api/calls/{LINKEDID}/disposition",
+        json={"key": "k-plan-102", "disposition": "ptp", "promise": single, "reason": "one sum"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert corrected.status == 200, await corrected.text()
+    result = await corrected.json()
+    assert result["cancelled"]["arrangement_id"] == arrangement_id and result["promise_id"]
+    async with env.db.session() as session:
+        row = await session.get(Arrangement, arrangement_id)
+        assert str(row.status) == "cancelled"
+        items = list(await session.scalars(select(Instalment)))
+        assert {i.status for i in items} == {InstalmentStatus.CANCELLED}
+        assert (await session.get(Debt, env.debt_id)).status is DebtStatus.PROMISE
