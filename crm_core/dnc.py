@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import column, delete, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core import audit
+from crm_core import audit, csv_safe
 from crm_core.models import ContactPhone, DoNotCallEntry, Phone
 from crm_core.phones import InvalidPhoneNumber, normalise
 
@@ -84,18 +84,13 @@ class Scope:
 
 
 def neutralise(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    text_ = "" if value is None else str(value)
-    if text_ and (text_[0] in "=+-@\t\r\n" or text_[0] in "\uff1d\uff0b\uff0d\uff20"):
-        return "'" + text_
-    return text_
+    """A cell a spreadsheet will not run as a formula (the product's one rule: csv_safe)."""
+    return str(csv_safe.cell("" if value is None else str(value)))
 
 
 def _unneutralise(cell: str) -> str:
     """An exported cell read back: the apostrophe `neutralise` put before it comes off."""
-    if len(cell) > 1 and cell[0] == "'" and neutralise(cell[1:]) == cell:
-        return cell[1:]
-    return cell
+    return csv_safe.unneutralise(cell)
 
 
 def parse_phone(raw: object, region: str, field_: str = "phone") -> str:
@@ -500,7 +495,7 @@ async def import_plan(
 def report_csv(problems: Iterable[RowProblem]) -> str:
     """The row-level report of an import, formula-neutralised."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_safe.writer(out)  # every cell neutralised
     writer.writerow(["row", "column", "value", "reason"])
     for p in problems:
         writer.writerow([p.row, neutralise(p.column), neutralise(p.value), neutralise(p.reason)])
@@ -510,7 +505,7 @@ def report_csv(problems: Iterable[RowProblem]) -> str:
 def export_csv(rows: Iterable[DoNotCallEntry]) -> str:
     """The lists as CSV (the import's columns), formula-neutralised."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_safe.writer(out)  # every cell neutralised
     writer.writerow(CSV_COLUMNS)
     for e in rows:
         writer.writerow(

@@ -12,13 +12,14 @@ import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import insert, select, tuple_, update
 
+from crm_core import csv_safe, inputs
 from crm_core.db import Database
 from crm_core.models import Contact, ContactPhone, Debt, DebtStatus, Phone
 from crm_core.phones import InvalidPhoneNumber, normalise
@@ -119,6 +120,12 @@ def parse_rows(
 ) -> Iterator[DebtorRow | list[RowError]]:
     reader = csv.reader(lines)
     header = next(reader, [])
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:  # which of the two would be read? neither: the file must say
+        raise ImportFileError(
+            f"duplicate columns in the header: {', '.join(repr(n) for n in twice)}"
+            " (each column may appear once)"
+        )
     missing = [mapping[f] for f in REQUIRED if mapping[f] not in header]
     if missing:
         raise ImportFileError(
@@ -179,21 +186,22 @@ def _parse_row(
     for name in ("principal", "balance"):
         text = value(name)
         if text:
-            try:
-                amount = Decimal(text.replace(",", "").replace(" ", ""))
-            except InvalidOperation:
-                fail(name, "not an amount")
-                continue
-            if not amount.is_finite() or amount < 0:
+            cleaned = text.replace(",", "").replace(" ", "")
+            if cleaned.startswith("-") and cleaned[1:].replace(".", "", 1).isdigit():
                 fail(name, "must be a non-negative amount")
                 continue
-            amounts[name] = amount.quantize(Decimal("0.01"))
+            try:  # bounded: no NaN, Infinity, 1e30 or 29-digit amounts (a row error, no crash)
+                amounts[name] = inputs.amount(cleaned, name, low=Decimal(0))
+            except inputs.InputError as exc:
+                bounded = exc.message.startswith("an amount from")  # e.g. 29 digits
+                fail(name, exc.message if bounded else "not an amount")
     due: date | None = None
     if value("due_date"):
         try:
-            due = date.fromisoformat(value("due_date"))
-        except ValueError:
-            fail("due_date", "not a date (YYYY-MM-DD)")
+            due = inputs.day(value("due_date"), "due_date")
+        except inputs.InputError as exc:
+            bounded = exc.message.startswith("a date from")  # e.g. year 9999
+            fail("due_date", exc.message if bounded else "not a date (YYYY-MM-DD)")
     status = DebtStatus.ACTIVE
     if value("status"):
         try:
@@ -396,22 +404,11 @@ def _pairs(result: Any) -> dict[Any, Any]:
     return {row[0]: row[1] for row in result}
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> object:
-    """A cell a spreadsheet will not run: text starting like a formula (= + - @, tab, carriage
-    return) gets a leading apostrophe, so a hostile value from an imported file is shown, never
-    evaluated, when the report is opened. Numbers are written as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def write_error_report(errors: list[RowError], path: Path) -> None:
-    """The row-level report (row, column, value, reason), safe to open in a spreadsheet."""
+    """The row-level report (row, column, value, reason), safe to open in a spreadsheet: a
+    hostile value from the imported file is shown, never evaluated (crm_core.csv_safe)."""
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv_safe.writer(handle)
         writer.writerow(["row", "column", "value", "reason"])
         for e in errors:
-            writer.writerow([safe_cell(v) for v in (e.row, e.column, e.value, e.reason)])
+            writer.writerow([e.row, e.column, e.value, e.reason])

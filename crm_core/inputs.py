@@ -22,7 +22,7 @@ LATEST = date(2199, 12, 31)  # far beyond any promise or callback; well inside d
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _SIGNED = re.compile(r"-?[0-9]{1,18}")
-_AMOUNT = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,8})?")
+_AMOUNT = re.compile(r"-?[0-9]{1,40}(?:\.[0-9]{1,40})?")  # then bounded by value
 _ISO_TEXT = re.compile(r"[0-9T:.+\- ]{8,40}")  # what an ISO date or date-time may contain
 
 
@@ -75,13 +75,13 @@ def amount(
         value = str(value)
     if not isinstance(value, str) or not _AMOUNT.fullmatch(value.strip()):
         raise InputError(field, "an amount such as 125.50 (digits, an optional point)")
-    try:
-        number = Decimal(value.strip()).quantize(Decimal(1).scaleb(-places))
-    except InvalidOperation:
-        raise InputError(field, "an amount such as 125.50") from None
+    number = Decimal(value.strip())  # exact: the pattern admits plain digits only
     if not low <= number <= high:
         raise InputError(field, f"an amount from {low} to {high}")
-    return number
+    try:
+        return number.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:  # cannot happen within the bounds; refuse rather than crash
+        raise InputError(field, "an amount such as 125.50") from None
 
 
 def day(value: Any, field: str, *, earliest: date = EARLIEST, latest: date = LATEST) -> date:
