@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, expect
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # as root, and with no network: nothing in the background may try to reach the internet
@@ -19,6 +19,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 CHROMIUM = "/usr/bin/chromium"
+# A busy CI machine renders slowly: web-first assertions wait up to 20 s (5 s by default); only
+# a failing one waits that long.
+expect.set_options(timeout=20_000)
 
 
 async def signed_in_page(

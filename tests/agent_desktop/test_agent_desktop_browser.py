@@ -113,7 +113,7 @@ async def test_operator_takes_a_call_from_pop_to_promise(env, browser, desk_deps
         await page.fill("#xfer-target", "2002")
         await page.click("#btn-xfer-agent")
         await page.keyboard.press("Alt+h")  # hang up by shortcut
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(20):
             assert await env.port.actions(2) == ["BlindTransfer", "Hangup"]
         assert env.port.sent[1][1] == {"Channel": CALLER_CHANNEL}
 
@@ -231,7 +231,11 @@ async def test_a_script_in_a_name_shows_as_text(env, browser, desk_deps) -> None
         await page.fill("#search-q", "script")
         await page.press("#search-q", "Enter")
         await expect(page.locator("#search-results")).to_contain_text("<script>alert(1)</script>")
-        await asyncio.sleep(0.2)  # give a script the chance to run (the dialog hook fails the test)
+        # Give a script the chance to run (the dialog hook fails the test): a round trip through
+        # the page's own event loop after a frame is drawn, so whatever the render queued ran.
+        await page.evaluate(
+            "() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))"
+        )
     finally:
         await server.close()
 

@@ -87,8 +87,8 @@ async def test_card_player_follows_the_transcript(env, browser, desk_deps, tmp_p
         await expect(player.locator(".rec-word")).to_have_count(len(SAID.split()))
         await expect(player.locator(".rec-pause")).to_contain_text("recording paused")
         current = player.locator(".rec-word.current")
-        await expect(current).to_have_count(1, timeout=5000)
-        await expect(current).not_to_have_text("hello", timeout=5000)  # it moves on as it plays
+        await expect(current).to_have_count(1, timeout=20_000)
+        await expect(current).not_to_have_text("hello", timeout=20_000)  # it moves on as it plays
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "recordings-player.png"))
 
@@ -99,7 +99,7 @@ async def test_card_player_follows_the_transcript(env, browser, desk_deps, tmp_p
         await expect(hit.locator("b")).to_have_count(0)  # transcript text never becomes markup
         await hit.locator("button.rec-play").click()
         word = page.locator("#rec-page-player .rec-word.current")
-        await expect(word).to_have_count(1, timeout=5000)
+        await expect(word).to_have_count(1, timeout=20_000)
         position = await page.locator("#rec-page-player audio").evaluate("a => a.currentTime")
         assert position >= 0.3 + 3 * 0.45  # started at "bankruptcy", not at the beginning
         await page.screenshot(path=str(ARTIFACTS / "recordings-search.png"))

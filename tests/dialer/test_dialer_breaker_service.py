@@ -9,7 +9,8 @@ real SQLite ledger; the pbx_sim end-to-end version is in test_dialer_breaker_pbx
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from ami_bridge.errors import ActionFailed
@@ -69,6 +70,18 @@ def permission_denied(fields: Mapping[str, str]) -> Mapping[str, str]:
     raise ActionFailed("Originate", "Permission denied")
 
 
+class TickCounter:
+    """Entered around every tick's work (the dialer's `working` hook): counts the ticks."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        self.ticks += 1
+        yield
+
+
 async def running(db: Database, port: ScriptedPort, bus: InProcessBus) -> CampaignDialer:
     await seed(db)
     settings = CampaignSettings(
@@ -84,13 +97,14 @@ async def running(db: Database, port: ScriptedPort, bus: InProcessBus) -> Campai
         clock=ManualClock(START),
         dialplan=DialerDialplan(grace_s=0.05),
         tick_s=0.02,
+        working=TickCounter(),
     )
     for n in range(1, OPERATORS + 1):
         dialer.join_operator(f"agent{n}", f"agent{n}")
     return dialer
 
 
-async def until(condition: Callable[[], bool], within_s: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], within_s: float = 20.0) -> None:
     async with asyncio.timeout(within_s):
         while not condition():  # noqa: ASYNC110 - polls the dialer's plain state
             await asyncio.sleep(0.01)
@@ -103,7 +117,11 @@ async def pauses_itself(dialer: CampaignDialer, port: ScriptedPort) -> None:
         await until(lambda: dialer.campaign.state is CampaignState.PAUSED)
         await until(lambda: dialer.live_calls == 0)
         dialled = len(port.originates)
-        await asyncio.sleep(0.3)  # a dozen ticks: a paused campaign places nothing
+        counter = dialer.working
+        assert isinstance(counter, TickCounter)
+        paused_at_tick = counter.ticks
+        # a dozen ticks (counted, not slept): a paused campaign places nothing
+        await until(lambda: counter.ticks >= paused_at_tick + 12)
         assert len(port.originates) == dialled
     finally:
         dialer.stop()

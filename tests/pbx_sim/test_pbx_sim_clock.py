@@ -40,14 +40,15 @@ async def test_a_sleeping_task_wakes_before_the_next_timer() -> None:
 
 async def test_auto_drive_jumps_when_idle_but_not_while_a_peer_is_busy() -> None:
     clock = VirtualClock(start=0.0, idle_grace=0.002)
+    clock.busy_limit = 60.0  # a stalled CI machine must not outlast the peer's busy spell
     fired = asyncio.Event()
     clock.call_later(3600, fired.set)
     clock.start()
     try:
         with clock.busy():
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # many idle_graces: the driver looked and held still
             assert not fired.is_set()
-        await asyncio.wait_for(fired.wait(), 1)
+        await asyncio.wait_for(fired.wait(), 20)  # positive control: then it jumps
         assert clock.now() == 3600.0
     finally:
         await clock.stop()

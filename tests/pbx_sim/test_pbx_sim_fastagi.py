@@ -9,6 +9,7 @@ import pytest
 
 from pbx_sim import PbxSim, SimConfig, VirtualClock
 from pbx_sim.testing import TRACES, AmiClient, read_trace
+from tests.waiting import eventually
 
 
 def read_agi_trace() -> dict[str, tuple[list[str], list[tuple[str, list[str]]]]]:
@@ -92,15 +93,16 @@ async def test_fastagi_sessions_match_trace_13(agi: ReplayingAgiServer) -> None:
         ]
         for count, block in enumerate(originates, start=1):
             await client.action(block.headers)
-            for _ in range(500):
+
+            def sessions_done(count: int = count) -> bool:
                 done = [
                     r
                     for n, (_, r) in zip(("S1", "S2"), agi.sessions, strict=False)
                     if len(r) == len(agi.trace[n][1])
                 ]
-                if len(done) == count:
-                    break
-                await asyncio.sleep(0.01)
+                return len(done) == count
+
+            await eventually(sessions_done, what=f"{count} FastAGI sessions done")
         assert len(agi.sessions) == 2
         for name, (headers, replies) in zip(("S1", "S2"), agi.sessions, strict=True):
             want_headers, exchanges = agi.trace[name]

@@ -47,9 +47,13 @@ async def test_restart_keeps_listening(sim: PbxSim, client: AmiClient) -> None:
     await again.close()
 
 
+def replied(client: AmiClient, action_id: str) -> bool:
+    return any(("ActionID", action_id) in message for message in client.messages)
+
+
 async def test_dropped_connection_is_plain_eof(sim: PbxSim, client: AmiClient) -> None:
     sim.fault_drop_connections()
-    await asyncio.wait_for(client.eof.wait(), 2)
+    await asyncio.wait_for(client.eof.wait(), 20)
     assert all(e["Event"] != "Shutdown" for e in client.events())
 
 
@@ -60,6 +64,8 @@ async def test_silent_pbx_answers_no_ping(sim: PbxSim, client: AmiClient) -> Non
     sim.fault_silent(False)
     reply = await client.action([("Action", "Ping"), ("ActionID", "p-2")])
     assert dict(reply)["Ping"] == "Pong"
+    # p-2's answer came; an answer to p-1, on the same connection, would have come before it
+    assert not replied(client, "p-1"), "the silent PBX answered after all"
 
 
 async def test_one_action_never_answered(sim: PbxSim, client: AmiClient) -> None:
@@ -76,6 +82,7 @@ async def test_one_action_never_answered(sim: PbxSim, client: AmiClient) -> None
         )
     reply = await client.action([("Action", "Ping"), ("ActionID", "p-3")])
     assert dict(reply)["Response"] == "Success"
+    assert not replied(client, "q-1"), "an answer to QueueAdd would have come before p-3's"
 
 
 async def test_calls_survive_a_dropped_connection_and_show_on_resync(
@@ -95,7 +102,7 @@ async def test_calls_survive_a_dropped_connection_and_show_on_resync(
     )
     await clock.advance(1.0)
     sim.fault_drop_connections()
-    await asyncio.wait_for(client.eof.wait(), 2)
+    await asyncio.wait_for(client.eof.wait(), 20)
     again = await AmiClient.connect(sim.ami_port)
     try:
         await again.login()

@@ -11,6 +11,7 @@ import pytest
 
 from pbx_sim import AgentPhone, Caller, PbxSim, SimConfig, VirtualClock
 from pbx_sim.testing import AmiClient
+from tests.waiting import eventually
 
 
 class FastAgiServer:
@@ -192,10 +193,7 @@ async def test_caller_hangs_up_mid_prompt(agi: FastAgiServer) -> None:
             "200 result=1 (5553333)",
             "511 Command Not Permitted on a dead channel or intercept routine",
         ]
-        for _ in range(200):
-            if sim.call_log.calls[call.linkedid].ended is not None:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: sim.call_log.calls[call.linkedid].ended is not None)
         assert sim.channel(call.caller_channel) is None
         assert sim.call_log.calls[call.linkedid].ended is not None
     finally:

@@ -10,6 +10,7 @@ import pytest
 from pbx_sim import AgentPhone, Caller, FarEndProfile, Outcome, PbxSim, SimConfig, VirtualClock
 from pbx_sim.agi_client import AgiClient
 from pbx_sim.testing import AmiClient
+from tests.waiting import eventually
 
 
 async def _answering_agi() -> asyncio.Server:
@@ -40,11 +41,13 @@ async def test_poisson_callers_abandon_after_their_patience() -> None:
     await sim.start()
     clock.start()
     try:
-        for _ in range(1000):
-            calls = sim.call_log.calls
-            if len(calls) == 6 and all(c.ended is not None for c in calls.values()):
-                break
-            await asyncio.sleep(0.01)
+        await eventually(
+            lambda: (
+                len(sim.call_log.calls) == 6
+                and all(c.ended is not None for c in sim.call_log.calls.values())
+            ),
+            60,
+        )
         records = list(sim.call_log.calls.values())
         assert len(records) == 6
         numbers = {r.caller_number for r in records}

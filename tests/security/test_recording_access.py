@@ -24,7 +24,7 @@ from tests.agent_desktop.test_agent_desktop_recordings_support import put_in_tea
 from tests.security.support import open_desk
 
 
-async def stored_recording(env, linkedid: str, within_s: float = 10.0) -> Recording:
+async def stored_recording(env, linkedid: str, within_s: float = 30.0) -> Recording:
     async with asyncio.timeout(within_s):
         while True:
             async with env.db.session() as session:
@@ -34,7 +34,7 @@ async def stored_recording(env, linkedid: str, within_s: float = 10.0) -> Record
             await asyncio.sleep(0.1)
 
 
-async def wait_state(ws, state: str, within_s: float = 8.0) -> None:
+async def wait_state(ws, state: str, within_s: float = 20.0) -> None:
     """Until the desk's websocket says the agent is in `state`."""
     async with asyncio.timeout(within_s):
         async for message in ws:
@@ -72,7 +72,7 @@ async def test_an_operator_hears_their_own_real_call_others_do_not_their_supervi
         await wait_state(ws, "ready")
         await stack.queue_caller("rec-sec-1", env.contact_id)
         await wait_state(ws, "on_call")
-        await asyncio.sleep(1.0)  # a second of conversation on the recording
+        await asyncio.sleep(1.0)  # a second of conversation on the recording (the scenario)
         hangup = await client.post("/desk/call/hangup", json={}, headers=headers)
         assert hangup.status == 200, await hangup.text()
         recording = await stored_recording(env, "rec-sec-1")
