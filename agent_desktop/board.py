@@ -37,6 +37,11 @@ from routing.events import (
 
 PANEL = "panel"
 HISTORY_POINTS = 240  # one hour at one point per 15 s
+# Contacts an operator may open, per operator, most recent kept: a node runs for weeks and an
+# operator meets hundreds of debtors a day, so the grants are bounded. 200 is more than a day's
+# calls and searches of one operator; the current call's grant is always the newest, and an
+# older card is found again by a search (which grants it again).
+GRANTS_PER_AGENT = 200
 HANDLING = frozenset({AgentState.ON_CALL, AgentState.WRAP_UP})
 
 Push = tuple[str, dict[str, Any]]
@@ -158,7 +163,11 @@ class LiveBoard:
     def grant(self, agent_id: str, contact_id: int, reason: str, **context: str) -> None:
         """An operator searched for ("search"), created ("created") or was offered ("offer",
         linkedid=...) this contact: they may open the card, and a view is audited with why."""
-        self._grants.setdefault(agent_id, {})[contact_id] = {"reason": reason, **context}
+        grants = self._grants.setdefault(agent_id, {})
+        grants.pop(contact_id, None)  # re-granted: now the newest
+        grants[contact_id] = {"reason": reason, **context}
+        while len(grants) > GRANTS_PER_AGENT:
+            del grants[next(iter(grants))]  # the oldest (dicts keep insertion order)
 
     def grant_reason(self, agent_id: str, contact_id: int) -> dict[str, str] | None:
         """Why this agent may open this contact's card (the server's own record), if they may."""
