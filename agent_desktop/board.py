@@ -16,6 +16,7 @@ from typing import Any
 from ami_bridge.events import (
     CallBridged,
     CallEnded,
+    CallerIdChanged,
     CallHeld,
     CallResumed,
     CallStarted,
@@ -328,6 +329,20 @@ class LiveBoard:
             )
         return []
 
+    def _on_caller_id(self, ev: CallerIdChanged) -> list[Push]:
+        """The PBX changed the caller's number (e.g. the IVR set CALLERID): the desk and the
+        supervisor's agent grid show the new one."""
+        call = self.calls.get(ev.linkedid)
+        if call is None or not ev.caller_number or ev.caller_number == call.caller_number:
+            return []
+        previous, call.caller_number = call.caller_number, ev.caller_number
+        pushes = self._call_update(call)
+        view = self.agents.get(call.agent_id) if call.agent_id else None
+        if view is not None and view.linkedid == call.linkedid and view.party == previous:
+            view.party = ev.caller_number  # the party was shown by number (no card name)
+            pushes.append((PANEL, {"type": "agent", "agent": view.to_dict()}))
+        return pushes
+
     def _on_bridged(self, ev: CallBridged | ChannelJoined) -> list[Push]:
         call = self.calls.get(ev.linkedid)
         if call is None or call.agent_id is None:
@@ -423,6 +438,7 @@ _HANDLERS: dict[type[Event], Any] = {
     CallConnected: LiveBoard._on_connected,
     QueueStats: LiveBoard._on_stats,
     CallStarted: LiveBoard._on_call_started,
+    CallerIdChanged: LiveBoard._on_caller_id,
     CallBridged: LiveBoard._on_bridged,
     ChannelJoined: LiveBoard._on_bridged,
     CallHeld: LiveBoard._on_hold,

@@ -233,6 +233,21 @@ class Acd:
         self._evaluate(call)
         return call
 
+    def caller_id_changed(self, linkedid: str, caller_number: str | None) -> bool:
+        """The PBX changed the caller's number while the call waits (the dialplan set
+        CALLERID): the offer, the agent's caller ID and the card lookup use the new one. An
+        offered or connected call keeps the number it was offered with. True if it changed."""
+        call = self._calls.get(linkedid)
+        if (
+            call is None
+            or call.status is not CallStatus.WAITING
+            or not caller_number
+            or caller_number == call.caller_number
+        ):
+            return False
+        call.caller_number = caller_number
+        return True
+
     def _offered(self, linkedid: str, doing: str) -> tuple[WaitingCall, Agent]:
         call = self._calls.get(linkedid)
         if call is None or call.status is not CallStatus.OFFERED or call.agent_id is None:

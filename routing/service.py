@@ -19,7 +19,14 @@ from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
 
 from ami_bridge.errors import AmiError
-from ami_bridge.events import CallBridged, CallEnded, CallStarted, CallTransferred, LegStarted
+from ami_bridge.events import (
+    CallBridged,
+    CallEnded,
+    CallerIdChanged,
+    CallStarted,
+    CallTransferred,
+    LegStarted,
+)
 from ami_bridge.switch import DialplanTarget, Switch
 from crm_core.bus import Bus, Event, Overflow, SubscriberOverflow, Subscription
 from crm_core.clock import Clock
@@ -136,6 +143,7 @@ class AcdService:
             CallBridged,
             CallTransferred,
             CallEnded,
+            CallerIdChanged,
             maxsize=100_000,
             overflow=Overflow.FAIL,
         )
@@ -288,6 +296,8 @@ class AcdService:
                 if call is not None and call.caller_channel == channel:
                     self.acd.agent_left(linkedid)  # the caller went elsewhere; the agent is free
                     self._flush()
+            case CallerIdChanged(linkedid=linkedid, caller_number=number):
+                self.acd.caller_id_changed(linkedid, number)
             case CallEnded(linkedid=linkedid):
                 if self.acd.call_ended(linkedid) is CallStatus.OFFERED:
                     self._ringer.caller_left(linkedid)
