@@ -256,7 +256,7 @@ async def test_dialer_events_are_pushed_to_the_panel(panel_client, sign_in, dial
     ws = await panel_client.ws_connect("/ws?page=panel", headers={"Origin": origin})
     try:
         await dialer.move(CampaignState.RUNNING, "morning shift")
-        async with asyncio.timeout(5.0):
+        async with asyncio.timeout(20.0):
             while True:
                 message = json.loads((await ws.receive()).data)
                 if message["type"] == "campaign":
@@ -339,7 +339,7 @@ async def test_the_breakers_pause_shows_live_with_its_reason_and_an_alert(
         for _ in range(dialer.breaker.threshold):
             await dialer.dial_verdict(refused, verdict)
         seen: dict[str, dict] = {}
-        async with asyncio.timeout(5.0):
+        async with asyncio.timeout(20.0):
             while not {"campaign_alert", "campaign"} <= set(seen):
                 message = json.loads((await ws.receive()).data)
                 if message["type"] == "campaign" and message["campaign"]["state"] != "paused":

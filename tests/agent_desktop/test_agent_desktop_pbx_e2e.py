@@ -20,7 +20,7 @@ from crm_core.models import Interaction
 
 
 async def next_of(ws: ClientWebSocketResponse, kind: str, **match: Any) -> dict[str, Any]:
-    async with asyncio.timeout(8):
+    async with asyncio.timeout(20):
         while True:
             message = json.loads((await ws.receive()).data)
             body = message.get("agent") or message.get("call") or message

@@ -305,7 +305,7 @@ async def test_supervisor_sees_recording_alerts_live(env, rec_client, sign_in, c
         said=None,
         with_file=False,
     )
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(20):
         while True:
             message = json.loads((await ws.receive()).data)
             if message["type"] == "recording_alert":
@@ -329,7 +329,7 @@ async def test_supervisor_sees_recording_alerts_live(env, rec_client, sign_in, c
                 flags=flags,
             )
         )
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(20):
         while (message := json.loads((await ws.receive()).data))["type"] != "recording_flags":
             pass
     assert message == {"type": "recording_flags", "linkedid": "L-x", "flags": ["lawyer"]}

@@ -44,7 +44,7 @@ async def acd_client(env, desk_deps) -> AsyncIterator[tuple[TestClient, AcdServi
 
 
 async def next_of(ws: ClientWebSocketResponse, kind: str, **match: Any) -> dict[str, Any]:
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(20):
         while True:
             message = json.loads((await ws.receive()).data)
             if message["type"] != kind:

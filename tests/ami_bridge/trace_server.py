@@ -231,11 +231,11 @@ async def replaying(
     link = Link(test_config(port, **overrides), on_event=sink.append)
     task = asyncio.create_task(link.run())
     try:
-        await link.wait_up(2)
+        await link.wait_up(10)
         yield server, link
     finally:
         await link.stop()
-        await asyncio.wait_for(task, 2)
+        await asyncio.wait_for(task, 10)
         await server.close()
 
 

@@ -134,5 +134,5 @@ async def test_fail_policy_closes_the_subscriber_and_iteration_ends_on_close():
     bus.publish(Numbered(n=7))
     await asyncio.sleep(0)
     bus.unsubscribe(sub)
-    await asyncio.wait_for(task, 1)
+    await asyncio.wait_for(task, 10)
     assert received == [7]

@@ -36,7 +36,7 @@ async def test_panoramisk_login_ping_originate_and_events(sim: PbxSim, clock: Vi
             if seen:
                 break
             await clock.advance(0.1)
-        result = await asyncio.wait_for(pending, 2)
+        result = await asyncio.wait_for(pending, 20)
         assert [m.Response for m in result][-1] == "Success"
         assert seen == ["Local/100@cb-hold-00000000;2"]
     finally:

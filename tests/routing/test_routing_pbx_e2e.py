@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -64,7 +64,7 @@ class Rig:
     history: list[Event]
 
     async def until(
-        self, kind: type[E], test: Callable[[E], bool] = lambda e: True, within: float = 5.0
+        self, kind: type[E], test: Callable[[E], bool] = lambda e: True, within: float = 20.0
     ) -> E:
         async with asyncio.timeout(within):
             while True:
@@ -243,13 +243,17 @@ async def test_busy_phone_is_paused_and_the_call_waits(sqlite_db):
 
 
 async def test_caller_hangs_up_while_the_agent_rings_cancels_the_agent_leg(sqlite_db):
-    async with rig(sqlite_db, agent1=AgentPhone(ring_secs=10)) as r:
+    # The agent would ring for 120 s and RONA comes only after 60 s: a leg that ends sooner was
+    # hung up by the ACD for the abandon (and with QUICK's 0.6 s, RONA could beat the hangup
+    # of a caller who leaves 0.5 s in on a busy machine).
+    patient = replace(QUICK, ring_timeout_s=60.0)
+    async with rig(sqlite_db, patient, agent1=AgentPhone(ring_secs=120)) as r:
         r.login("agent1")
         linkedid = await r.enqueue("104", hold_secs=0.5)
         agent_leg = await r.until(LegStarted, lambda e: e.channel.startswith("Local/agent1@"))
         await r.until(CallAbandoned, lambda e: e.linkedid == linkedid)
-        # the ACD hung up the ringing agent leg instead of letting it ring on
-        await r.until(LegEnded, lambda e: e.linkedid == agent_leg.linkedid, within=3)
+        # the ACD hung up the ringing agent leg instead of letting it ring on (for 120 s)
+        await r.until(LegEnded, lambda e: e.linkedid == agent_leg.linkedid, within=30)
         assert r.acd.acd.agent("agent1").state is AgentState.READY
 
 
