@@ -44,6 +44,7 @@ from ivr.loader import CenterCalendar
 from ivr.service import IvrService
 from ivr.session import SafeDefault
 from recordings.config import RecordingPolicy
+from recordings.retention import RetentionJob
 from recordings.service import Recordings
 from routing.acd import Acd
 from routing.ringing import AGENT_LEG_ID_PREFIX
@@ -86,10 +87,15 @@ class Node:
     dialers: dict[int, CampaignDialer]
     recordings: Recordings
     daily: DailyJob | None = None  # promises and instalments, evaluated once a day
+    retention: RetentionJob | None = None  # the daily purge of old recordings
 
 
 async def start_node(
-    settings: Settings, stack: AsyncExitStack, *, clock: Clock | None = None
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    clock: Clock | None = None,
+    retention_poll_s: float = 60.0,
 ) -> Node:
     clock = clock or SystemClock()
     db = await Database.open(settings.database.url)
@@ -146,7 +152,8 @@ async def start_node(
         wrap_up_s=settings.routing.wrap_up_s,
     )
 
-    recordings = Recordings(db, RecordingPolicy.from_settings(settings), bridge.switch, bus, clock)
+    policy = RecordingPolicy.from_settings(settings)
+    recordings = Recordings(db, policy, bridge.switch, bus, clock)
     await recordings.start()
     stack.push_async_callback(recordings.stop)
     starts = asyncio.create_task(
@@ -155,10 +162,17 @@ async def start_node(
             bridge.tracker,
             recordings.control,
             {i: d.campaign.settings.name for i, d in dialers.items()},
+            lambda i: dialers[i].campaign.settings.recording if i in dialers else None,
         ),
         name="recording-starts",
     )
     stack.push_async_callback(_cancel, starts)
+
+    retention = None
+    if policy.retention_days > 0:  # 0: recordings are kept forever
+        retention = RetentionJob(db, policy, clock, poll_s=retention_poll_s)
+        purges = asyncio.create_task(retention.run(), name="recordings-retention")
+        stack.push_async_callback(_cancel, purges)
 
     daily = None
     if settings.payments.evaluate_daily:
@@ -196,6 +210,7 @@ async def start_node(
         dialers=dialers,
         recordings=recordings,
         daily=daily,
+        retention=retention,
     )
 
 

@@ -8,6 +8,7 @@ The debtor's own channel is recorded (it stays in the call across transfers).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from ami_bridge.errors import AmiError
 from ami_bridge.tracker import CallTracker
@@ -20,9 +21,15 @@ log = logging.getLogger(__name__)
 
 
 async def start_recordings(
-    bus: Bus, tracker: CallTracker, control: RecordingControl, campaigns: dict[int, str]
+    bus: Bus,
+    tracker: CallTracker,
+    control: RecordingControl,
+    campaigns: dict[int, str],
+    campaign_recording: Callable[[int], str | None] = lambda campaign_id: None,
 ) -> None:
-    """Runs until cancelled; `campaigns` maps campaign ids to names (the recording rules' keys)."""
+    """Runs until cancelled; `campaigns` maps campaign ids to names (the recording rules' keys),
+    `campaign_recording` gives a campaign's own rule (its settings' `recording`) when its call
+    connects. A queue's own rule is read by the control from the stored queue."""
     events = bus.subscribe(
         "recording-starts",
         CallConnected,
@@ -34,9 +41,11 @@ async def start_recordings(
         async for event in events:
             if isinstance(event, CallConnected):
                 linkedid, queue, campaign, agent = event.linkedid, event.queue, "", event.agent_id
+                campaign_mode = None
             elif isinstance(event, AttemptResolved) and event.agent_id and not event.abandoned:
                 linkedid, queue, agent = event.attempt_id, "", event.agent_id
                 campaign = campaigns.get(event.campaign_id, "")
+                campaign_mode = campaign_recording(event.campaign_id)
             else:
                 continue
             channel = tracker.caller_channel(linkedid)
@@ -45,7 +54,12 @@ async def start_recordings(
                 continue
             try:
                 await control.call_connected(
-                    linkedid=linkedid, channel=channel, queue=queue, campaign=campaign, agent=agent
+                    linkedid=linkedid,
+                    channel=channel,
+                    queue=queue,
+                    campaign=campaign,
+                    agent=agent,
+                    campaign_mode=campaign_mode,
                 )
             except AmiError as exc:  # the call goes on unrecorded; supervisors see the alert
                 log.error("recording not started linkedid=%s agent=%s: %s", linkedid, agent, exc)

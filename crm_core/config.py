@@ -138,6 +138,9 @@ class RecordingsSettings:
     layout: str = "{date}/{queue}/{linkedid}.wav"
     workers: int = 1
     vosk_models: dict[str, str] = field(default_factory=dict)  # language -> model directory
+    # recordings (and their transcripts) older than this many days are deleted by the node
+    # once a day (the first purge a few minutes after start-up); 0 keeps them forever
+    retention_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,11 @@ def _validate(settings: Settings, source: str) -> None:
         raise ConfigError(f"{source}: [dispositions] correction_window_s: must be at least 0")
     if settings.recordings.workers < 1:
         raise ConfigError(f"{source}: [recordings] workers: must be at least 1")
+    if not 0 <= settings.recordings.retention_days <= 36_500:
+        raise ConfigError(
+            f"{source}: [recordings] retention_days: must be in 0..36500 (0 keeps recordings"
+            " forever)"
+        )
     if not 0.5 <= settings.web.keepalive_timeout_s <= 3600:
         raise ConfigError(f"{source}: [web] keepalive_timeout_s: must be in 0.5..3600")
     if not 0.5 <= settings.web.body_timeout_s <= 3600:

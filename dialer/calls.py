@@ -128,7 +128,7 @@ class CallFlow:
             target=self.d.plan.answered,
             caller_id=settings.caller_id or None,
             ring_timeout=settings.ring_timeout_s,
-            variables={"CAMPAIGN": settings.name, "CB_ATTEMPT": attempt.attempt_id},
+            variables=settings.originate_variables(attempt.attempt_id),
             channel_id=attempt.attempt_id,
             other_channel_id=f"{attempt.attempt_id}-b",
         )

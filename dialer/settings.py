@@ -3,6 +3,7 @@ policies; stored as JSON (dialer_campaigns.settings) and validated on load, nami
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,6 +15,27 @@ from dialer.campaign import CampaignError, DebtFilter
 from dialer.compliance import CompliancePolicy
 from dialer.pacing import DialMode, PacingPolicy
 from dialer.retry import MachineAction, RetryPolicy
+
+RECORDING_MODES = ("always", "never", "on_demand")  # recordings.config.RecordMode's values
+MAX_SOUND_NAME = 80
+# A sound file as Asterisk's Playback() names it: relative to its sounds directory, without the
+# extension (Asterisk picks the format), in folders if need be. No dots, so no `..`; no leading
+# `/`; no `,`, `|` or `&`, which would split Playback's arguments or an Originate Variable.
+_SOUND_NAME = re.compile(r"[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*")
+
+
+def check_sound_name(value: object) -> str:
+    """A prompt name safe to hand to Asterisk (`cb-machine-message`, `custom/early-arrears`);
+    raises ValueError naming the rule otherwise."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a sound file name such as cb-machine-message")
+    if len(value) > MAX_SOUND_NAME or not _SOUND_NAME.fullmatch(value):
+        raise ValueError(
+            f"must be a sound file name relative to Asterisk's sounds directory, without an"
+            f" extension: letters, digits, - and _, folders separated by / (no leading /, no"
+            f" dots, commas or pipes), at most {MAX_SOUND_NAME} characters; got {value!r}"
+        )
+    return value
 
 
 class CampaignSettingsError(CampaignError):
@@ -64,6 +86,18 @@ class CampaignSettings:
     # PBX-side dial failures in a row (no answer, busy or ring-out between them) that pause the
     # campaign: dialer/breaker.py
     pbx_failures_to_pause: int = 5
+    # recording of the campaign's calls: always, never or on_demand (wins over the queue's)
+    recording: str = "always"
+    # played to an answering machine after its greeting (Originate Variable CB_MACHINE_PROMPT,
+    # deploy/asterisk/extensions_callboard.conf [cb-dialer]); "" leaves no message
+    machine_prompt: str = ""
+
+    def originate_variables(self, attempt_id: str) -> dict[str, str]:
+        """The channel variables every dial of this campaign carries to the dialplan."""
+        variables = {"CAMPAIGN": self.name, "CB_ATTEMPT": attempt_id}
+        if self.machine_prompt and self.retry.machine_action is MachineAction.LEAVE_MESSAGE:
+            variables["CB_MACHINE_PROMPT"] = self.machine_prompt
+        return variables
 
     def pacing(self) -> PacingPolicy:
         return PacingPolicy(
@@ -93,6 +127,8 @@ class CampaignSettings:
             "ring_timeout_s": self.ring_timeout_s,
             "machine_action": self.retry.machine_action.value,
             "pbx_failures_to_pause": self.pbx_failures_to_pause,
+            "recording": self.recording,
+            "machine_prompt": self.machine_prompt,
             "filter": {
                 "creditors": sorted(f.creditors),
                 "min_balance": None if f.min_balance is None else str(f.min_balance),
@@ -140,6 +176,8 @@ class _Reader:
             "ring_timeout_s",
             "machine_action",
             "pbx_failures_to_pause",
+            "recording",
+            "machine_prompt",
             "filter",
             "schedule",
             "compliance",
@@ -192,6 +230,15 @@ class _Reader:
         pause_after = self.number(d, "pbx_failures_to_pause", int, 5)
         if pause_after < 2:
             raise self.fail("pbx_failures_to_pause", "must be at least 2")
+        recording = d.get("recording", "always")
+        if recording not in RECORDING_MODES:
+            raise self.fail("recording", f"must be one of {', '.join(RECORDING_MODES)}")
+        prompt = d.get("machine_prompt", "")
+        if prompt != "":
+            try:
+                check_sound_name(prompt)
+            except ValueError as exc:
+                raise self.fail("machine_prompt", str(exc)) from None
         try:
             return CampaignSettings(
                 name=self.name,
@@ -207,6 +254,8 @@ class _Reader:
                 compliance=self.compliance(),
                 retry=RetryPolicy(machine_action=machine),
                 pbx_failures_to_pause=pause_after,
+                recording=recording,
+                machine_prompt=prompt,
             )
         except CampaignSettingsError:
             raise

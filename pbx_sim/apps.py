@@ -81,12 +81,24 @@ async def app_playback(rt: Runtime, ch: Channel, data: str) -> AppResult:
     return None
 
 
+_SOUNDING = ("Playback", "BackGround")
+
+
 async def app_waitforsilence(rt: Runtime, ch: Channel, data: str) -> AppResult:
-    """WaitForSilence(ms[,iterations[,timeout]]): the simulated far end falls silent at once,
-    so it waits the silence it asks for (what Asterisk waits at the least)."""
-    ms, _, rest = data.partition(",")
-    iterations = _float(rest.partition(",")[0], 1.0) if rest else 1.0
-    await rt.wait(ch, _float(ms, 0.0) / 1000 * max(iterations, 1.0))
+    """WaitForSilence(ms[,iterations[,timeout]]): waits while the other half of a Local pair
+    (the simulated far end) plays something (a machine's greeting), then for `ms` of silence;
+    gives up after `timeout` seconds (WAITSTATUS SILENCE or TIMEOUT, as Asterisk)."""
+    parts = data.split(",")
+    silence_s = _float(parts[0], 0.0) / 1000
+    timeout = _float(parts[2], 0.0) if len(parts) > 2 else 0.0
+    deadline = rt.clock.now() + timeout if timeout > 0 else None
+    far = ch.peer
+    while far is not None and not far.hungup and far.application in _SOUNDING:
+        if deadline is not None and rt.clock.now() >= deadline:
+            rt.world.set_var(ch, "WAITSTATUS", "TIMEOUT")
+            return None
+        await rt.wait(ch, 0.1)
+    await rt.wait(ch, silence_s)
     rt.world.set_var(ch, "WAITSTATUS", "SILENCE")
     return None
 

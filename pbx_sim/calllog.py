@@ -38,6 +38,7 @@ class CallRecord:
     channels: list[str] = field(default_factory=list)
     bridged_with: list[str] = field(default_factory=list)  # its channels that entered a bridge
     amd_status: str = ""
+    played: list[str] = field(default_factory=list)  # Playback()s of the call's channels
     answered: bool = False
     ended: float | None = None
     causes: dict[str, int] = field(default_factory=dict)  # channel -> Hangup cause
@@ -105,6 +106,8 @@ class CallLog:
             )
         elif event == "VarSet" and h.get("Variable") == "AMDSTATUS" and linkedid in self.calls:
             self.calls[linkedid].amd_status = h.get("Value", "")
+        elif event == "Newexten" and h.get("Application") == "Playback" and linkedid in self.calls:
+            self.calls[linkedid].played.append(h.get("AppData", ""))
         elif event == "Hangup" and name in self._live:
             owner = self._live.pop(name)
             call = self.calls[owner]

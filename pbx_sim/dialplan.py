@@ -141,6 +141,16 @@ FAR_END = {
     ],
 }
 
+
+def _machine_branch(ch: Channel) -> str:
+    """A machine goes to the campaign's message when it has one, else to the reference
+    dialplan's beep; the branch is in this one GotoIf, so a call without a message emits
+    exactly the events of trace 11."""
+    if ch.var("AMDSTATUS") != "MACHINE":
+        return "0?machine"
+    return "1?message" if ch.var("CB_MACHINE_PROMPT") else "1?machine"
+
+
 DIALER = [
     Step("NoOp", "Dialer call answered: ${CHANNEL} campaign=${CAMPAIGN}"),
     Step("AMD"),
@@ -150,9 +160,14 @@ DIALER = [
         "AMDResult,Channel: ${CHANNEL},AMDStatus: ${AMDSTATUS},AMDCause: ${AMDCAUSE}",
     ),
     Step("Verbose", "1,AMD result on ${CHANNEL}: ${AMDSTATUS} ${AMDCAUSE}"),
-    Step("GotoIf", lambda ch: f"{int(ch.var('AMDSTATUS') == 'MACHINE')}?machine"),
+    Step("GotoIf", _machine_branch),
     Step("Goto", "cb-hold,s,1"),
-    Step("Playback", "beep", label="machine"),
+    Step("Playback", "beep", label="machine"),  # the reference config of trace 11
+    Step("Hangup"),
+    # a campaign's message (CB_MACHINE_PROMPT, an Originate variable), as
+    # deploy/asterisk/extensions_callboard.conf plays it: after the greeting
+    Step("WaitForSilence", "1500,1,20", label="message"),
+    Step("Playback", "${CB_MACHINE_PROMPT}"),
     Step("Hangup"),
 ]
 

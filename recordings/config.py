@@ -40,7 +40,7 @@ class RecordingPolicy:
     # the debtor when recording the caller leg; 1: what it hears, the operator), from
     # MixMonitor's r()/t() leg files; else one mixed channel.
     stereo: bool = False
-    retention_days: int = 365
+    retention_days: int = 365  # 0: kept forever
     duration_tolerance_s: float = 2.0
     duration_tolerance_ratio: float = 0.05
     recheck_after_s: tuple[float, ...] = (5.0, 60.0, 600.0, 3600.0)
@@ -52,9 +52,10 @@ class RecordingPolicy:
 
     def __post_init__(self) -> None:
         check_layout(self.layout)
-        if self.retention_days < 1:
+        if self.retention_days < 0:
             raise ValueError(
-                f"recordings retention_days must be at least 1, got {self.retention_days}"
+                f"recordings retention_days must be at least 0 (0: kept forever), got"
+                f" {self.retention_days}"
             )
         if self.workers < 1:
             raise ValueError(f"recordings workers must be at least 1, got {self.workers}")
@@ -72,6 +73,7 @@ class RecordingPolicy:
             "directory": Path(section.directory),
             "layout": section.layout,
             "workers": section.workers,
+            "retention_days": section.retention_days,
             "engines": EngineSettings(vosk_models=models),
         }
         values.update(overrides)
@@ -84,10 +86,23 @@ class RecordingPolicy:
         rx, tx = (self.asterisk_path(leg_path(part, side)) for side in ("rx", "tx"))
         return f"{self.mixmonitor_options}r({rx})t({tx})"
 
-    def mode_for(self, *, queue: str = "", campaign: str = "") -> RecordMode:
-        """A campaign's rule wins over its queue's, which wins over the default."""
+    def mode_for(
+        self,
+        *,
+        queue: str = "",
+        campaign: str = "",
+        queue_mode: RecordMode | None = None,
+        campaign_mode: RecordMode | None = None,
+    ) -> RecordMode:
+        """A campaign's rule wins over its queue's, which wins over the default. At each level
+        the rule stored with the queue or campaign (`queue_mode`, `campaign_mode`: what the
+        admin set, read when the call connects) wins over this policy's own maps."""
+        if campaign_mode is not None:
+            return campaign_mode
         if campaign and campaign in self.campaign_modes:
             return self.campaign_modes[campaign]
+        if queue_mode is not None:
+            return queue_mode
         if queue and queue in self.queue_modes:
             return self.queue_modes[queue]
         return self.default_mode

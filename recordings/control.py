@@ -23,6 +23,7 @@ from ami_bridge.switch import Switch
 from crm_core.bus import Bus, Overflow, Subscription
 from crm_core.clock import Clock
 from crm_core.db import Database
+from crm_core.models import QueueDefinition
 from recordings.config import RecordingPolicy, RecordMode
 from recordings.events import Problem, RecordingAlert
 from recordings.index import RecordingIndex
@@ -30,6 +31,18 @@ from recordings.storage import part_path, recording_path
 from recordings.tables import Recording, RecordingStatus
 
 log = logging.getLogger(__name__)
+
+
+def _record_mode(stored: str | None, owner: str) -> RecordMode | None:
+    """A stored rule (`always`, `never`, `on_demand`; `on demand` is read too), or None when
+    there is none; an unreadable one is logged and left to the next rule."""
+    if not stored:
+        return None
+    try:
+        return RecordMode(stored.strip().replace(" ", "_"))
+    except ValueError:
+        log.warning("%s has an unknown recording rule %r; using the next rule", owner, stored)
+        return None
 
 
 class RecordingStateError(RuntimeError):
@@ -63,12 +76,21 @@ class RecordingControl:
         campaign: str = "",
         agent: str = "",
         requested: bool = False,
+        campaign_mode: str | None = None,
     ) -> Recording | None:
         """Start recording the call if its queue/campaign rule says so (`requested`: the
-        operator asked, for on-demand rules). Idempotent per call: a second connection of the
-        same call (a transfer) keeps the recording that runs. Prefer the caller's channel: it
-        stays in the call across transfers."""
-        mode = self._policy.mode_for(queue=queue, campaign=campaign)
+        operator asked, for on-demand rules). The queue's rule is the one stored with it
+        (crm_core QueueDefinition.recording, read now, so an admin's change applies to the
+        next call); the campaign's comes as `campaign_mode` (its settings' `recording`, from
+        the composition root: recordings does not import dialer). Idempotent per call: a
+        second connection of the same call (a transfer) keeps the recording that runs. Prefer
+        the caller's channel: it stays in the call across transfers."""
+        mode = self._policy.mode_for(
+            queue=queue,
+            campaign=campaign,
+            queue_mode=await self._stored_queue_mode(queue),
+            campaign_mode=_record_mode(campaign_mode, f"campaign {campaign!r}"),
+        )
         if mode is RecordMode.NEVER or (mode is RecordMode.ON_DEMAND and not requested):
             return None
         async with self._db.session() as session:
@@ -115,6 +137,15 @@ class RecordingControl:
         else:
             log.info("recording %s on %s", path, channel, extra={"linkedid": linkedid})
         return recording
+
+    async def _stored_queue_mode(self, queue: str) -> RecordMode | None:
+        if not queue:
+            return None
+        async with self._db.session() as session:
+            stored = await session.scalar(
+                select(QueueDefinition.recording).where(QueueDefinition.name == queue)
+            )
+        return _record_mode(stored, f"queue {queue!r}")
 
     async def pause(self, linkedid: str) -> Recording:
         """Stop the audio (e.g. while the debtor reads out card details)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_core.config import load_settings
+from crm_core.config import ConfigError, load_settings
 from recordings.config import RecordingPolicy, RecordMode
 from recordings.storage import LayoutError
 
@@ -22,6 +22,11 @@ def test_policy_from_the_settings_file(tmp_path: Path) -> None:
     assert policy.engines.vosk_models == {"ko": Path("/models/ko")}
     assert policy.engines.engine_name("ko-KR") == "vosk"
     assert policy.retention_days == 90
+    config.write_text("[recordings]\nretention_days = 0\n")  # 0: kept forever
+    assert RecordingPolicy.from_settings(load_settings(config, environ={})).retention_days == 0
+    config.write_text("[recordings]\nretention_days = -5\n")
+    with pytest.raises(ConfigError, match=r"\[recordings\] retention_days: must be in 0..36500"):
+        load_settings(config, environ={})
     assert policy.asterisk_path("2026/11/x.wav") == "/srv/rec/2026/11/x.wav"
 
 
@@ -29,7 +34,7 @@ def test_policy_from_the_settings_file(tmp_path: Path) -> None:
     ("overrides", "message"),
     [
         ({"layout": "{date}.wav"}, "must contain {linkedid}"),
-        ({"retention_days": 0}, "retention_days"),
+        ({"retention_days": -1}, "retention_days"),
         ({"workers": 0}, "workers"),
         ({"max_attempts": 0}, "max_attempts"),
         ({"recheck_after_s": ()}, "recheck_after_s"),
