@@ -44,6 +44,7 @@ SIM_OPERATORS = 24
 CAMPAIGN_OPERATORS = 6  # the last simulated operators work the outbound campaign, not inbound
 CAMPAIGN = "Early arrears (demo)"
 SKILLS = ("collections", "lang_en", "lang_ru", "general")
+SIM_HISTORY = 500  # ended calls, Originates and recordings pbx_sim keeps for inspection
 
 
 async def prepare(settings: Settings, contacts: int = 2_000) -> list[str]:
@@ -178,6 +179,8 @@ async def run_demo(settings: Settings, *, call_rate: float = 0.25) -> None:
                 users={settings.ami.username: kit_user(settings.ami.secret)},
                 agi_url=f"agi://{settings.agi.host}:{settings.agi.port}/inbound",
                 queues=(),
+                # the demo runs for days in one process: the sim remembers only its newest calls
+                history=SIM_HISTORY,
             )
         )
         for n in range(1, SIM_OPERATORS + 11):

@@ -120,3 +120,19 @@ class CallLog:
 
     def active_calls(self) -> list[CallRecord]:
         return [call for call in self.calls.values() if call.active]
+
+    def forget(self, keep: int) -> None:
+        """Forget the oldest ended calls beyond `keep` calls (live ones stay), and the oldest
+        Originates beyond `keep`."""
+        excess = len(self.calls) - keep
+        if excess > 0:
+            doomed: list[str] = []
+            for linkedid, call in self.calls.items():  # oldest first
+                if len(doomed) == excess:
+                    break
+                if not call.active:
+                    doomed.append(linkedid)
+            for linkedid in doomed:
+                del self.calls[linkedid]
+        if len(self.originates) > keep:
+            del self.originates[: len(self.originates) - keep]

@@ -45,6 +45,10 @@ class SimConfig:
     ivr_digits: Sequence[str] = ()
     talk_limit: float | tuple[float, float] | None = None  # caller hangs up after talking so long
     seed: int = 7
+    # How many ended calls, Originates, placed calls and closed recordings the sim remembers for
+    # inspection (call_log, placed, recorder.finished); None: all of them, as tests want. A sim
+    # that runs for hours in one process with Callboard (the demo) keeps only the newest.
+    history: int | None = None
 
 
 class PbxSim:
@@ -74,6 +78,8 @@ class PbxSim:
             self.add_agent_phone(f"agent{n}", self.config.agent_phone)
         self.placed: list[InboundCall] = []
         self._stream: CallerStream | None = None
+        if self.config.history is not None:
+            self.world.listeners.append(self._forget_history)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -125,6 +131,16 @@ class PbxSim:
 
     def channel(self, name: str) -> Channel | None:
         return self.world.find(name)
+
+    def _forget_history(self, event: str, headers: list[tuple[str, str]]) -> None:
+        """Keep the newest `history` of what the sim remembers (checked as calls end)."""
+        keep = self.config.history
+        if event != "Hangup" or keep is None:
+            return
+        self.call_log.forget(keep)
+        for kept in (self.placed, self.recorder.finished):
+            if len(kept) > keep:
+                del kept[: len(kept) - keep]
 
     def _make_caller(self, rng: random.Random, number: str, did: str) -> Caller:
         def draw(value: float | tuple[float, float]) -> float:
