@@ -373,6 +373,7 @@ class Link:
         """Deliver every message in order until EOF. After `Event: Shutdown` Asterisk closes
         the socket; whatever it sends until then is still delivered (bounded by dead_after)."""
         goodbye: str | None = None
+        until: float | None = None  # loop time by which the EOF that follows Shutdown is due
         messages, session.backlog = session.backlog, []
         while True:
             for message in messages:
@@ -380,8 +381,10 @@ class Link:
             if goodbye is None:
                 messages = await session.read_messages()
                 continue
+            if until is None:
+                until = asyncio.get_running_loop().time() + self.config.dead_after
             try:
-                async with asyncio.timeout(self.config.dead_after):
+                async with asyncio.timeout_at(until):
                     messages = await session.read_messages()
             except (TimeoutError, SessionLost):
                 raise SessionLost(goodbye) from None

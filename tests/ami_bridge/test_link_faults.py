@@ -254,3 +254,20 @@ async def test_every_event_received_before_eof_is_delivered_before_the_link_is_d
         await link.stop()
         await asyncio.wait_for(task, 10)
         await pbx.close()
+
+
+async def test_a_shutdown_without_eof_still_ends_the_session() -> None:
+    """After `Event: Shutdown` the session ends by dead_after even if the socket stays open and
+    the PBX still answers pings."""
+    pbx, events, states = _RawPbx(), [], []
+    link = await _raw_link(pbx, events, states)
+    task = asyncio.create_task(link.run())
+    try:
+        await link.wait_up(10)
+        pbx.send({"Event": "Shutdown", "Shutdown": "Cleanly", "Restart": "True"})
+        await eventually(lambda: LinkState.WAITING in states, what="link down")
+        assert "shutting down (Restart: True)" in str(link.last_error)
+    finally:
+        await link.stop()
+        await asyncio.wait_for(task, 10)
+        await pbx.close()
