@@ -59,7 +59,7 @@ async def test_originate_response_never_reaches_panoramisk_event_callbacks() -> 
         seen: list[str] = []
         manager.register_event("*", lambda _manager, event: seen.append(event.event))
         result = await asyncio.wait_for(
-            manager.send_action({"Action": "Originate", "Async": "true"}), 2
+            manager.send_action({"Action": "Originate", "Async": "true"}), 20
         )
         assert [m.get("Event", m.get("Response")) for m in result] == [
             "Success",
