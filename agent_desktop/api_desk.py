@@ -28,6 +28,7 @@ from agent_desktop.keys import BOARD, DEPS
 from agent_desktop.principal import Principal
 from agent_desktop.security import client_address, require
 from crm_core import audit
+from crm_core.card import public_recording_ref
 from crm_core.interactions import InteractionLog
 from crm_core.models import Interaction, Task
 from crm_core.tasks import complete_task, task_scope
@@ -216,7 +217,7 @@ def _call_dict(row: Interaction) -> dict[str, Any]:
         "notes": row.notes,
         "ivr_path": list(row.ivr_path or []),
         "ivr_digits": row.ivr_digits,  # masked by the IVR before storing
-        "recording_ref": row.recording_ref,
+        "recording_ref": public_recording_ref(row.recording_ref),  # no server paths
     }
 
 

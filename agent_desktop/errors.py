@@ -156,25 +156,25 @@ def path_id(request: web.Request, name: str) -> int:
 
 
 def query_int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
-    """A whole number from the query string, within [low, high]; otherwise a 400."""
+    """A whole number from the query string, within [low, high]; otherwise a 422."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
     try:
         return inputs.whole(raw, name, low=low, high=high)
     except inputs.InputError as exc:
-        raise ApiError(400, "invalid_input", str(exc), {"field": name}) from None
+        raise invalid(name, exc.message) from None
 
 
 def query_id(request: web.Request, name: str) -> int | None:
-    """An optional id from the query string (None when absent); otherwise a 400."""
+    """An optional id from the query string (None when absent); otherwise a 422."""
     raw = request.query.get(name)
     if raw is None:
         return None
     try:
         return inputs.ident(raw, name)
     except inputs.InputError as exc:
-        raise ApiError(400, "invalid_input", str(exc), {"field": name}) from None
+        raise invalid(name, exc.message) from None
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

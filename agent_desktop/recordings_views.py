@@ -37,6 +37,7 @@ from agent_desktop.ports import agent_id_for
 from agent_desktop.principal import Principal
 from agent_desktop.security import SESSION, current, require, require_supervisor
 from crm_core.bus import Bus, Overflow
+from crm_core.card import public_recording_ref
 from crm_core.models import Interaction, User
 from recordings.access import (
     Listener,
@@ -356,7 +357,7 @@ async def recording_alerts(request: web.Request) -> web.Response:
     alerts = [
         {
             **_item(recording, [], False),
-            "path": recording.path,
+            "path": public_recording_ref(recording.path),  # never an absolute server path
             "problem": recording.problem,
             "checks": recording.checks,
             "next_check_at": recording.next_check_at.isoformat()

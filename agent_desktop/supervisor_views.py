@@ -9,9 +9,11 @@ from agent_desktop.audit_trail import audit_request
 from agent_desktop.errors import ApiError, invalid, plain_text, read_json, unavailable
 from agent_desktop.keys import BOARD, DEPS, RENDERER
 from agent_desktop.ports import agent_id_for
+from agent_desktop.principal import Principal
 from agent_desktop.security import SESSION, require_supervisor
 from ami_bridge.errors import AmiError
 from ami_bridge.switch import SpyMode
+from crm_core import inputs
 from crm_core.models import User
 from routing.errors import RoutingError
 
@@ -61,6 +63,20 @@ async def panel_state(request: web.Request) -> web.Response:
     )
 
 
+async def _may_hear(request: web.Request, principal: Principal, agent_id: str) -> bool:
+    """Live listening follows the recordings' rule: a supervisor hears their own team's calls
+    (the operator's `User.team_id` is theirs), an administrator everyone's."""
+    if principal.is_admin:
+        return True
+    try:
+        user_id = inputs.ident(agent_id, "agent_id")
+    except inputs.InputError:
+        return False
+    async with request.app[DEPS].db.session() as session:
+        team_id = await session.scalar(select(User.team_id).where(User.id == user_id))
+    return team_id == principal.user_id
+
+
 async def agent_command(request: web.Request) -> web.Response:
     """listen / whisper / barge on an agent's call; force pause; force logout."""
     principal = require_supervisor(request)
@@ -72,6 +88,13 @@ async def agent_command(request: web.Request) -> web.Response:
     if agent_id not in board.agents:
         raise ApiError(404, "not_found", f"agent {agent_id} is not on the board")
     if command in SPY_MODES:
+        if not await _may_hear(request, principal, agent_id):
+            raise ApiError(
+                403,
+                "auth.forbidden",
+                f"you may {command} only on your own team's calls",
+                {"reason": "not_your_team"},
+            )
         if deps.switch is None:
             raise unavailable("switch")
         call = board.current_call(agent_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import PurePosixPath
 from typing import Any
 
 
@@ -123,6 +124,18 @@ class Card:
         data = _plain(asdict(self))
         data["total_balance"] = str(self.total_balance)
         return data
+
+
+def public_recording_ref(ref: str) -> str:
+    """What clients may see of an interaction's recording reference: the path relative to the
+    recordings directory, never an absolute server path (an absolute or climbing reference, as
+    Asterisk's own MixMonitor file names are, is cut to its file name)."""
+    if not ref:
+        return ""
+    path = PurePosixPath(ref.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or ":" in ref:
+        return path.name
+    return str(path)
 
 
 def _plain(value: Any) -> Any:

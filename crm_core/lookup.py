@@ -21,6 +21,7 @@ from crm_core.card import (
     CardPlan,
     CardPromise,
     CardTask,
+    public_recording_ref,
 )
 from crm_core.db import Database
 from crm_core.models import (
@@ -350,7 +351,7 @@ def _card_for_contact(
                 r.agent_id,
                 r.disposition,
                 r.notes,
-                r.recording_ref,
+                public_recording_ref(r.recording_ref),  # never an absolute server path
             )
             for r in interactions
         ),

@@ -15,15 +15,18 @@ OPERATORS = {"olga": "Local/agent1@cb-agents", "petr": "Local/agent2@cb-agents"}
 
 
 async def _supervisor(session: Any, seeded: Seeded) -> None:
-    session.add(
-        User(
-            username="sam",
-            role=Role.SUPERVISOR,
-            password_hash=hash_password("x"),
-            endpoint="Local/sup1@cb-supervisor",
-            created_at=NOW,
-        )
+    sam = User(
+        username="sam",
+        role=Role.SUPERVISOR,
+        password_hash=hash_password("x"),
+        endpoint="Local/sup1@cb-supervisor",
+        created_at=NOW,
     )
+    session.add(sam)
+    await session.flush()
+    # a supervisor listens to their own team's calls only (SECURITY.md): olga is in sam's team
+    olga = await session.get(User, seeded.operators["olga"])
+    olga.team_id = sam.id
 
 
 def _caller_leg(linkedid: str) -> str:
