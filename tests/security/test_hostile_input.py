@@ -239,3 +239,39 @@ async def test_ids_beyond_the_database_and_non_ascii_digits_are_404(client, env,
         assert response.status == 422, raw
         response = await client.get("/api/recordings/search", params={"q": "x", "limit": raw})
         assert response.status == 422, raw
+
+
+async def test_hostile_ranges_on_a_real_recording_are_4xx(env, desk_deps, sign_in, tmp_path):
+    from datetime import timedelta
+
+    from aiohttp.test_utils import TestServer
+
+    from agent_desktop.app import create_app
+    from tests.agent_desktop.test_agent_desktop_recordings_support import (
+        deps_with_recordings,
+        recorded_calls,
+    )
+
+    calls = recorded_calls(tmp_path / "recordings", env.db, env.bus)
+    recording = await calls.call(
+        "L-range-1",
+        agent="op1",
+        agent_id=env.users["op1"],
+        contact_id=env.contact_id,
+        started_at=env.clock.now() - timedelta(hours=1),
+        said=None,
+    )
+    app = create_app(deps_with_recordings(desk_deps(env), calls.directory))
+    async with TestClient(TestServer(app)) as client:
+        await sign_in(client, "op1")
+        url = f"/api/recordings/{recording.id}/audio"
+        assert (await client.get(url, headers={"Range": "bytes=0-9"})).status == 206
+        for header in (
+            f"bytes=0-{DIGITS_5000}",
+            f"bytes={DIGITS_5000}-",
+            f"bytes=-{DIGITS_5000}",
+            "bytes=١-٢",
+            "bytes=0-" + "9" * 30,
+        ):
+            response = await client.get(url, headers={"Range": header})
+            assert response.status == 416, (header[:30], response.status)
