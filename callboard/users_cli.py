@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from crm_core import audit
 from crm_core import users as user_rules
@@ -117,6 +117,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _disable(args, settings)
     except user_rules.UserInputError as exc:
         raise UserCommandError(str(exc)) from None
+    except (OperationalError, ProgrammingError) as exc:  # no users table: never migrated
+        raise UserCommandError(
+            f"the database is not ready ({exc.orig}); run `callboard migrate` first"
+        ) from None
 
 
 async def _hash(password: str) -> str:

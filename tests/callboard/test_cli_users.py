@@ -235,3 +235,10 @@ def test_a_running_node_ends_the_sessions_of_a_disabled_user(config: Path, monke
     assert sorted(ended) == sorted([olga_session.sid, ivan_old.sid])
     assert store.user_sessions(olga.id) == 0 and store.user_sessions(ivan.id) == 1
     assert ivan_new.sid not in ended
+
+
+def test_before_migrate_the_command_says_so(tmp_path: Path, capsys):
+    path = tmp_path / "callboard.toml"
+    path.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "new.db"}"\n')
+    assert run(path, "user", "disable", "admin") == 2
+    assert "run `callboard migrate` first" in capsys.readouterr().err
