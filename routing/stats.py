@@ -6,11 +6,13 @@ threshold); quick hang-ups are usually misdials and would punish the queue unfai
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 
 WINDOW_S = 30 * 60.0
+_KINDS = ("offered", "answered", "abandoned")  # a code is kind index * 2 + within
+_COMPACT_AFTER = 1024  # expired entries dropped from the arrays' front in one go
 
 
 @dataclass(slots=True)
@@ -59,7 +61,13 @@ class QueueStatistics:
         self._day: date | None = None
         self._today = Tally()
         self._recent = Tally()
-        self._log: deque[tuple[float, str, float, bool]] = deque()
+        # The recent window's entries, oldest first from `_head`: times, waits and codes in
+        # flat arrays (17 bytes an entry, not a ~130-byte tuple in a deque), because a window
+        # holds every call of the last 30 minutes, thousands on a busy queue.
+        self._times = array("d")
+        self._waits = array("d")
+        self._codes = bytearray()
+        self._head = 0
 
     def record_offered(self, mono: float, wall: datetime) -> None:
         self._record(mono, wall, "offered", 0.0, False)
@@ -77,16 +85,31 @@ class QueueStatistics:
             self._today = Tally()
         self._today.add(kind, wait, within)
         self._recent.add(kind, wait, within)
-        self._log.append((mono, kind, wait, within))
+        self._times.append(mono)
+        self._waits.append(wait)
+        self._codes.append(_KINDS.index(kind) * 2 + within)
         self._expire(mono)
+
+    def window_entries(self) -> int:
+        """Calls' entries held for the recent window (bounded by its length in time)."""
+        return len(self._codes) - self._head
 
     def _expire(self, mono: float) -> None:
         horizon = mono - self._window_s
-        while self._log and self._log[0][0] <= horizon:
-            _, kind, wait, within = self._log.popleft()
-            self._recent.add(kind, wait, within, sign=-1)
-        if not self._log:
+        times, head, end = self._times, self._head, len(self._times)
+        while head < end and times[head] <= horizon:
+            code = self._codes[head]
+            self._recent.add(_KINDS[code >> 1], self._waits[head], bool(code & 1), sign=-1)
+            head += 1
+        if head == end:
+            del self._times[:], self._waits[:], self._codes[:]
+            self._head = 0
             self._recent = Tally()  # also resets longest_wait, which cannot be subtracted
+            return
+        if head >= _COMPACT_AFTER and head * 2 >= end:
+            del self._times[:head], self._waits[:head], self._codes[:head]
+            head = 0
+        self._head = head
 
     def today(self, wall: datetime) -> Tally:
         if wall.astimezone(self._tz).date() != self._day:
@@ -96,5 +119,8 @@ class QueueStatistics:
     def recent(self, mono: float) -> Tally:
         self._expire(mono)
         # longest wait is a maximum: recompute it over the window rather than subtract
-        longest = max((w for _, k, w, _ in self._log if k != "offered"), default=0.0)
+        codes, waits = self._codes, self._waits
+        longest = max(
+            (waits[i] for i in range(self._head, len(codes)) if codes[i] >> 1), default=0.0
+        )
         return replace(self._recent, longest_wait=longest)
