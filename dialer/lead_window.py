@@ -224,10 +224,11 @@ async def ordered_debt_ids(
 class Fill:
     """One fill of the window: the leads, the ledger they need, and how it went."""
 
-    leads: list[Lead]
+    leads: list[Lead]  # in the order read (ties in priority keep it)
     history: AttemptHistory
     compliance: Compliance
     full: bool  # stopped at `size`: more leads lie beyond the window
+    until: datetime  # the horizon: leads parked wake after it
     read: int = 0  # debts read from the order (parked ones skipped unread)
     parked_wake: datetime | None = None  # the earliest moment a parked lead may wake
     seconds: float = 0.0
@@ -241,7 +242,7 @@ class LeadWindow:
     settings: CampaignSettings
     campaign_id: int
     size: int = 2000
-    page: int = 200
+    page: int = 100
     horizon: timedelta = timedelta(seconds=180)  # a fill's leads last until the next one lands
     recheck: timedelta = timedelta(minutes=10)  # finished or refused for good: looked at again
     parked: dict[int, datetime] = field(default_factory=dict)  # debt id -> may wake at
@@ -252,7 +253,15 @@ class LeadWindow:
         self.parked.clear()
         self.resting.clear()
 
-    async def fill(self, now: datetime, *, not_dialled_since: datetime | None = None) -> Fill:
+    async def fill(
+        self,
+        now: datetime,
+        *,
+        not_dialled_since: datetime | None = None,
+        busy: frozenset[int] = frozenset(),
+    ) -> Fill:
+        """The window from the top of the order. `busy`: debts on a call now, kept in the
+        window whatever their ledger says (their call's outcome is not known yet)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         settings, f = self.settings, self.settings.filter
@@ -282,10 +291,12 @@ class LeadWindow:
                 if lead.debt_id in seen:
                     continue
                 seen.add(lead.debt_id)
-                wake = _wake(
+                wake = wake_of(
                     lead, now, self.campaign_id, compliance, settings, history, not_dialled_since
                 )
-                if wake is _NEVER:
+                if lead.debt_id in busy:
+                    leads.append(lead)
+                elif wake is NEVER:
                     self.resting[lead.debt_id] = now + self.recheck
                 elif wake is None or wake <= until or callbacks:
                     leads.append(lead)
@@ -301,10 +312,10 @@ class LeadWindow:
                 await take(session, list(chunk), callbacks=True)
             batch: list[int] = []
             async for debt_id in ordered_debt_ids(session, f, today, broken):
-                if debt_id in seen or debt_id in self.resting:
+                if debt_id in seen or (debt_id in self.resting and debt_id not in busy):
                     continue
                 wake = self.parked.get(debt_id)
-                if wake is not None:  # blocked beyond the horizon: skipped unread
+                if wake is not None and debt_id not in busy:  # held past the horizon: unread
                     parked_wake = wake if parked_wake is None else min(parked_wake, wake)
                     continue
                 read += 1
@@ -322,13 +333,14 @@ class LeadWindow:
             history,
             compliance,
             full,
+            until,
             read=read,
             parked_wake=parked_wake,
             seconds=loop.time() - started,
         )
 
 
-_NEVER = datetime.max.replace(tzinfo=UTC)  # from _wake: finished, or refused for good
+NEVER = datetime.max.replace(tzinfo=UTC)  # from wake_of: finished, or refused for good
 
 
 def _callback_debts(until: datetime) -> CompoundSelect:
@@ -431,7 +443,7 @@ async def _materialize(
     return out
 
 
-def _wake(
+def wake_of(
     lead: Lead,
     now: datetime,
     campaign_id: int,
@@ -441,7 +453,7 @@ def _wake(
     not_dialled_since: datetime | None,
 ) -> datetime | None:
     """When `select` could first pick this lead, as far as is known now: None for now,
-    _NEVER when the campaign is done with it or every number is refused for good. Busy debts
+    NEVER when the campaign is done with it or every number is refused for good. Busy debts
     and numbers count as free (they free up at any moment)."""
     mine = [
         a
@@ -455,8 +467,8 @@ def _wake(
     ]
     retry_plan = plan(settings.retry, [p.e164 for p in lead.phones], mine)
     if retry_plan.final is not None:
-        return _NEVER
-    wake: datetime | None = _NEVER
+        return NEVER
+    wake: datetime | None = NEVER
     for phone_plan in retry_plan.phones:
         if phone_plan.usable_at is not None and phone_plan.usable_at > now:
             moment = phone_plan.usable_at  # the rules may hold it longer: an early guess is safe

@@ -38,7 +38,7 @@ from dialer.events import (
     DialerAlert,
     OperatorActivity,
 )
-from dialer.lead_window import Fill, LeadWindow
+from dialer.lead_window import NEVER, Fill, LeadWindow, wake_of
 from dialer.ledger import AttemptLedger
 from dialer.operators import OPERATOR_LEFT, OperatorError, OperatorRoster, OperatorState
 from dialer.pacing import CallStage, DialMode, LiveCall, Pacer, PacingSnapshot
@@ -108,6 +108,13 @@ class CampaignDialer:
         self._refill: asyncio.Task[None] | None = None
         self._refill_due = False
         self._journal: list[tuple[Attempt, bool]] | None = None  # attempts met during a refill
+        # a lead leaves the window while its call is live (select passes over busy debts) and
+        # comes back when the call is over, unless the ledger now holds it beyond the window's
+        # horizon: then it is parked, so no tick looks at it again before the next fill
+        self._order: dict[int, int] = {}  # debt id -> place in the fill's order
+        self._out: dict[str, Lead] = {}  # attempt id -> its lead, out of the window
+        self._back: list[Lead] = []  # leads whose call is over, to put back at the next tick
+        self._until: datetime | None = None
         # PBX-side failures in a row pause the campaign; a supervisor's resume resets it, and
         # the debts those dials held back are eligible again from then
         self.breaker = CircuitBreaker(clock, campaign.settings.pbx_failures_to_pause)
@@ -266,6 +273,9 @@ class CampaignDialer:
     def forget(self, attempt_id: str) -> None:
         """The call is over: no longer live for the pacer."""
         self._live.pop(attempt_id, None)
+        lead = self._out.pop(attempt_id, None)
+        if lead is not None:
+            self._back.append(lead)
         self.campaign.counters.in_progress = len(self._live)
 
     async def run(self) -> None:
@@ -321,7 +331,7 @@ class CampaignDialer:
             self._refreshed_at is None
             or self._refill_due
             or mono - self._refreshed_at >= self._refresh_s
-            or (self._window_full and len(self._leads) - self._picked < self.window.size // 4)
+            or (self._window_full and self._picked >= 3 * self.window.size // 4)
         )
         if due and self._refill is None:
             self._refill_due = False
@@ -340,6 +350,7 @@ class CampaignDialer:
             self.bus.publish(self.figures())
         if decision.dials <= 0 or settings.dial_mode is DialMode.PREVIEW:
             return  # preview calls are started by the operator, not by the tick
+        self._put_back(now)
         chosen = select(
             self._leads,
             count=decision.dials,
@@ -361,6 +372,9 @@ class CampaignDialer:
             if self._window_full:  # leads beyond the window may be dialable: refill now
                 self._refill_due = True
         self._picked += len(chosen.picks)
+        if chosen.picks:
+            picked = {pick.lead.debt_id for pick in chosen.picks}
+            self._leads = [lead for lead in self._leads if lead.debt_id not in picked]
         for pick in chosen.picks:
             attempt = Attempt(
                 attempt_id=f"dial-{self.campaign.id}-{uuid.uuid4().hex[:16]}",  # dial-: outbound
@@ -379,6 +393,7 @@ class CampaignDialer:
                 ended=loop.create_future(),
             )
             self._live[attempt.attempt_id] = live
+            self._out[attempt.attempt_id] = pick.lead
             self._note(attempt)
             calls.create_task(self._flow.place(live), name=f"dial-{attempt.attempt_id}")
 
@@ -397,7 +412,11 @@ class CampaignDialer:
         look back on for them."""
         self._journal = []
         try:
-            fill = await self.window.fill(now, not_dialled_since=self.not_dialled_since)
+            fill = await self.window.fill(
+                now,
+                not_dialled_since=self.not_dialled_since,
+                busy=frozenset(c.attempt.debt_id for c in self._live.values()),
+            )
             self._swap(fill)
         finally:
             self._journal = None
@@ -415,7 +434,54 @@ class CampaignDialer:
             else:
                 history.discard(attempt.attempt_id, attempt.debt_id, attempt.phone)
         self._leads, self._history, self._compliance = fill.leads, history, fill.compliance
+        self._order = {lead.debt_id: n for n, lead in enumerate(fill.leads)}
+        self._until = fill.until
+        # live calls' leads are in the new window (busy): they leave it as they did the old one
+        # (a call placed while the fill ran may have been parked by it: it comes back too)
+        live = {c.attempt.debt_id: c.attempt.attempt_id for c in self._live.values()}
+        fresh = {lead.debt_id: lead for lead in self._leads if lead.debt_id in live}
+        self._out = {
+            attempt_id: fresh.get(lead.debt_id, lead)
+            for attempt_id, lead in self._out.items()
+            if attempt_id in self._live
+        }
+        self._out.update((live[debt_id], lead) for debt_id, lead in fresh.items())
+        for lead in self._out.values():
+            self.window.parked.pop(lead.debt_id, None)
+        self._leads = [lead for lead in self._leads if lead.debt_id not in live]
+        self._back = []
         self._window_full, self._parked_wake, self._picked = fill.full, fill.parked_wake, 0
+
+    def _put_back(self, now: datetime) -> None:
+        """The leads whose call is over return to their place in the window, or are parked
+        when the ledger holds them past the window's horizon."""
+        if not self._back:
+            return
+        back, self._back = self._back, []
+        returning = []
+        for lead in back:
+            wake = wake_of(
+                lead,
+                now,
+                self.campaign.id,
+                self._compliance,
+                self.campaign.settings,
+                self._history,
+                self.not_dialled_since,
+            )
+            if wake is NEVER:
+                self.window.resting[lead.debt_id] = now + self.window.recheck
+            elif wake is not None and self._until is not None and wake > self._until:
+                self.window.parked[lead.debt_id] = wake
+                if self._parked_wake is None or wake < self._parked_wake:
+                    self._parked_wake = wake
+            else:
+                returning.append(lead)
+        if returning:
+            order = self._order
+            self._leads = sorted(
+                [*self._leads, *returning], key=lambda lead: order.get(lead.debt_id, len(order))
+            )
 
     async def _seed_meter(self, now: datetime) -> None:
         """After a restart, the abandon windows start from the ledger, not from zero."""
