@@ -90,7 +90,7 @@ async def test_a_queued_call_pops_the_card_then_rings_and_wraps_up(acd_client, e
     assert offer["call"]["ivr_path"] == ["menu:2"]
     await next_of(ws, "agent", state="on_call")  # the (recorded) agent leg answered
     originate = next(h for action, h in env.port.sent if action == "Originate")
-    assert originate["Data"] == CALLER_CHANNEL  # rung only after the card was pushed
+    assert originate["Data"] == f"{CALLER_CHANNEL},T"  # rung only after the card was pushed
 
     env.bus.publish(
         CallBridged(
