@@ -64,7 +64,10 @@ class CallbackReminders:
         self._db = db
         self._hub = hub
         self._clock = clock
-        self._reminded: set[int] = set()
+        # task id -> its owner, for the callbacks already pushed. A task of an operator online
+        # that the query no longer returns is done (or moved later): it is forgotten, so the
+        # set holds only open, due tasks and does not grow with every callback of the weeks.
+        self._reminded: dict[int, int] = {}
 
     async def check(self) -> int:
         """One round, one query for everyone online; returns how many reminders were pushed."""
@@ -82,13 +85,19 @@ class CallbackReminders:
                 )
                 .order_by(Task.due_at)
             )
-            fresh = [t for t in rows.scalars() if t.id not in self._reminded]
+            due = list(rows.scalars())
+            fresh = [t for t in due if t.id not in self._reminded]
             described = await _described(session, fresh, now)
+        still_due = {t.id for t in due}
+        for task_id in [
+            i for i, owner in self._reminded.items() if owner in online and i not in still_due
+        ]:
+            del self._reminded[task_id]
         for task, item in zip(fresh, described, strict=True):
             self._hub.send_to_agent(
                 str(task.owner_agent_id), {"type": "callback_due", "task": item}
             )
-            self._reminded.add(task.id)
+            self._reminded[task.id] = task.owner_agent_id
         return len(fresh)
 
     async def run(self, every_s: float = CHECK_EVERY_S) -> None:

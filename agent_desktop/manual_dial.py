@@ -121,6 +121,9 @@ class ManualDialGuard:
         approval = Approval(
             agent_id, e164, approver.user_id, reason, self._clock.now() + APPROVAL_TTL
         )
+        now = self._clock.now()  # approvals never used are dropped once expired: no growth
+        for key in [k for k, a in self._approvals.items() if a.expires_at <= now]:
+            del self._approvals[key]
         self._approvals[(agent_id, e164)] = approval
         self._drop_denials(agent_id, e164)
         return approval
