@@ -166,6 +166,8 @@ class LivePbx:
         features.write_text(_insert_after_section(features.read_text(), "featuremap", feats))
 
     def _install_sounds(self) -> None:
+        """README section 7: `sounds/en/*.wav` and `sounds/ru/*.wav` into <astdatadir>/sounds/en
+        and .../ru (only the prompts: not prompts.tsv nor the make-prompts script)."""
         sounds = KIT / "sounds"
         if not sounds.is_dir():
             return
@@ -177,9 +179,7 @@ class LivePbx:
         link.mkdir()
         for entry in system.iterdir():
             (link / entry.name).symlink_to(entry)
-        for src in sounds.rglob("*"):
-            if src.is_dir():
-                continue
+        for src in sorted(sounds.glob("*/*.wav")):
             rel = src.relative_to(sounds)
             target = link / rel
             parent = target.parent

@@ -17,8 +17,9 @@ def _ts(event: dict[str, str]) -> float:
 async def test_known_debtor_inbound_call(asterisk: LivePbx, harness: HarnessAmi, tmp_path):
     async with live_node(asterisk, tmp_path) as live:
         agent = await live.login("olga")
-        # the debtor hangs up ~3 + 10 s after the IVR answered (caller-sim: DTMF_DELAY + HOLD)
-        linkedid = await harness.place_caller(number=KNOWN_NUMBER, name="Ivan", hold_secs=10)
+        # the debtor hangs up ~3 + 16 s after the IVR answered (caller-sim: DTMF_DELAY + HOLD);
+        # the kit's prompts take ~9 s of that (cb-welcome, cb-please-hold) before the agent rings
+        linkedid = await harness.place_caller(number=KNOWN_NUMBER, name="Ivan", hold_secs=16)
 
         offered = await live.seen.until(AgentOffered, lambda e: e.linkedid == linkedid)
         assert offered.agent_id == agent
@@ -74,9 +75,10 @@ async def test_unknown_caller_keys_language_and_account(
 ):
     async with live_node(asterisk, tmp_path) as live:
         agent = await live.login("olga")
-        # the handset keys "2" (Russian) then the account number and # after the IVR asked
+        # the handset keys "2" (Russian) then the account number and # after the IVR asked: the
+        # greeting (cb-welcome, 3.7 s, not interruptible) ends ~4.2 s after the answer
         linkedid = await harness.place_caller(
-            number=UNKNOWN_NUMBER, hold_secs=14, dtmf=f"2{ACCOUNT}#", dtmf_delay=4
+            number=UNKNOWN_NUMBER, hold_secs=14, dtmf=f"2{ACCOUNT}#", dtmf_delay=6
         )
         offered = await live.seen.until(AgentOffered, lambda e: e.linkedid == linkedid)
         assert offered.agent_id == agent

@@ -32,7 +32,8 @@ async def test_a_connected_call_is_recorded_hashed_indexed_transcribed(
     try:
         async with live_node(asterisk, tmp_path) as live:
             await live.login("olga")
-            linkedid = await harness.place_caller(number=KNOWN_NUMBER, hold_secs=12)
+            # the caller stays 3 + 18 s; the kit's prompts take ~9 s of it before the agent rings
+            linkedid = await harness.place_caller(number=KNOWN_NUMBER, hold_secs=18)
             await live.seen.until(CallConnected, lambda e: e.linkedid == linkedid)
             ended = await live.seen.until(CallEnded, lambda e: e.linkedid == linkedid)
             assert ended.talk_s > 5

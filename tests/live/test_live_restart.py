@@ -10,7 +10,13 @@ from ami_bridge.events import CallEnded
 from crm_core.models import Interaction
 from routing.events import AgentStateChanged, CallConnected
 from tests.live.asterisk import HarnessAmi, LivePbx
-from tests.live.node_support import KNOWN_NUMBER, UNKNOWN_NUMBER, live_node, wait_link_up
+from tests.live.node_support import (
+    ACCOUNT,
+    KNOWN_NUMBER,
+    UNKNOWN_NUMBER,
+    live_node,
+    wait_link_up,
+)
 
 
 async def test_a_pbx_restart_ends_every_call_once_and_the_next_call_works(
@@ -20,8 +26,12 @@ async def test_a_pbx_restart_ends_every_call_once_and_the_next_call_works(
         agent = await live.login("olga")
         talking = await harness.place_caller(number=KNOWN_NUMBER, hold_secs=120)
         await live.seen.until(CallConnected, lambda e: e.linkedid == talking)
-        # the only operator is busy: the second caller waits on music on hold
-        waiting = await harness.place_caller(number=UNKNOWN_NUMBER, hold_secs=120)
+        # the only operator is busy: the second caller waits on music on hold. They key their
+        # language and account once asked (as scenario 2): the IVR plays the kit's prompts, and
+        # a caller who keys nothing sits through every menu's retries (over a minute) first
+        waiting = await harness.place_caller(
+            number=UNKNOWN_NUMBER, hold_secs=120, dtmf=f"2{ACCOUNT}#", dtmf_delay=6
+        )
         await harness.wait_event(
             lambda m: m.get("Event") == "MusicOnHoldStart" and m.get("Uniqueid") == f"{waiting}-2"
         )
@@ -57,7 +67,8 @@ async def test_a_pbx_restart_ends_every_call_once_and_the_next_call_works(
         await live.seen.until(
             AgentStateChanged, lambda e: e.agent_id == agent and str(e.state) == "ready"
         )
-        after = await harness.place_caller(number=KNOWN_NUMBER, hold_secs=6)
+        # stays 3 + 16 s: the kit's prompts take ~9 s before the agent rings
+        after = await harness.place_caller(number=KNOWN_NUMBER, hold_secs=16)
         connected = await live.seen.until(CallConnected, lambda e: e.linkedid == after)
         assert connected.agent_id == agent
         await live.seen.until(CallEnded, lambda e: e.linkedid == after)
