@@ -12,14 +12,20 @@ Three processes besides this one, so that no process's memory is counted for ano
                loaded node (interleaved in real time), so both see the same machine.
   pbx_sim      both simulated PBXes, in one process of their own.
 Every `--sample-s` (30 s) each node reports its RSS, open file descriptors, asyncio task count,
-bus subscription queue depths and the SQLite database + WAL size. Growth is measured after a
-warm-up (5 minutes, or a sixth of a shorter run) to the end, and is printed per 10,000 calls.
-The idle node's growth is printed beside it as absolute figures and scaled by the loaded node's
-call count (what that much growth would count as per 10,000 calls of the loaded run).
+bus subscription queue depths, the SQLite database + WAL size, and the tracker's and the ACD's
+live entries. Growth is measured after a warm-up (5 minutes, or a sixth of a shorter run) to the
+end, and is printed per 10,000 calls (RSS: last sample minus the first after warm-up, and a
+least-squares slope; fds and tasks, which come and go with the calls in flight: the fewest in
+the last quarter of the samples minus the fewest in the first quarter). The idle node's growth
+is printed beside it as absolute figures and scaled by the loaded node's call count (what that
+much growth would count as per 10,000 calls of the loaded run). A bus depth that keeps rising
+means the node cannot keep up with the rate on this machine: its growth is then backlog.
 Target: RSS growth <= 2 MiB per 10,000 calls after warm-up, no growth in fds or tasks.
 
-`--tracemalloc FILE`: the loaded node also traces allocations and writes, at the end, the
-largest growths between a snapshot at the end of warm-up and the last one, by traceback.
+To find what grows (the loaded node only; both slow it down, so use a low --rate):
+`--census FILE`   live Python objects by type at each sample; at the end, the growth by type
+                  since warm-up and the largest containers with their holders.
+`--tracemalloc FILE`  allocation growth by traceback between the end of warm-up and the end.
 """
 
 from __future__ import annotations
@@ -56,7 +62,6 @@ FIRST_PHONE = 11  # operators' phones are agent11.., as in the demo
 async def seed(url: str, operators: int, contacts: int) -> dict[str, list[str]]:
     from sqlalchemy import select
 
-    from callboard.demo import DEMO_FLOWS  # noqa: F401  (the demo's flows are used by the node)
     from callboard.migrate import upgrade_async
     from crm_core.auth import hash_password
     from crm_core.db import Database
@@ -327,7 +332,7 @@ def _write_growth(path: Path, first: tracemalloc.Snapshot, last: tracemalloc.Sna
 async def sim_main(args: argparse.Namespace) -> None:
     from pbx_sim import AgentPhone, Caller, PbxSim, SimConfig, kit_user
 
-    known = json.loads(Path(args.callers).read_text())  # noqa: ASYNC240  (before the loop runs)
+    known = json.loads(Path(args.callers).read_text())  # noqa: ASYNC240  (read once, at start)
     numbers, accounts = known["numbers"], known["accounts"]
     sims = []
     for ami_port, agi_port in (
