@@ -45,7 +45,7 @@ from ami_bridge.errors import (
     OriginateLost,
 )
 from ami_bridge.frames import Message
-from ami_bridge.session import Session, SessionLost
+from ami_bridge.session import Session, SessionLost, open_stream
 from ami_bridge.switch import Headers, Reply
 from crm_core.config import AmiSettings
 
@@ -309,7 +309,7 @@ class Link:
         cfg = self.config
         try:
             async with asyncio.timeout(cfg.connect_timeout):
-                reader, writer = await asyncio.open_connection(cfg.host, cfg.port)
+                reader, writer = await open_stream(cfg.host, cfg.port)
         except TimeoutError:
             raise ConnectFailed(
                 cfg.host,

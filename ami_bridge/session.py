@@ -18,6 +18,28 @@ from ami_bridge.frames import BANNER_PREFIX, FrameParser, Message, encode_action
 from ami_bridge.switch import Headers
 
 
+class _Reader(asyncio.StreamReader):
+    """A StreamReader that hands out every byte received before a connection error, then the
+    end. (asyncio's raises the error at the next read even while bytes are still buffered: a
+    PBX that closes with our Pings unread resets the connection, and the events it sent just
+    before, the hangups of a shutdown, were lost with it.)"""
+
+    lost: BaseException | None = None
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.lost = exc
+        self.feed_eof()
+
+
+async def open_stream(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """`asyncio.open_connection`, with a reader that keeps what was received before a reset."""
+    loop = asyncio.get_running_loop()
+    reader = _Reader(loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport, _ = await loop.create_connection(lambda: protocol, host, port)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
 class SessionLost(Exception):
     """The current session is over (EOF, reset, Shutdown, silence); the reason is the message."""
 
@@ -92,6 +114,9 @@ class Session:
         except OSError as exc:
             raise SessionLost(f"connection error: {exc}") from exc
         if not data:
+            lost = getattr(self.reader, "lost", None)
+            if lost is not None:
+                raise SessionLost(f"connection error: {lost}")
             raise SessionLost("Asterisk closed the connection")
         self.last_heard = time.monotonic()
         return self.parser.feed(data)

@@ -11,6 +11,7 @@ import pytest
 from ami_bridge.errors import LinkDown, OriginateLost
 from ami_bridge.frames import Message
 from ami_bridge.link import Link, LinkConfig, LinkState, backoff_delay
+from ami_bridge.session import Session, SessionLost, open_stream
 from tests.ami_bridge.trace_server import TraceServer, test_config, trace
 from tests.waiting import eventually
 
@@ -271,3 +272,23 @@ async def test_a_shutdown_without_eof_still_ends_the_session() -> None:
         await link.stop()
         await asyncio.wait_for(task, 10)
         await pbx.close()
+
+
+async def test_bytes_received_before_a_connection_reset_are_still_read() -> None:
+    """A PBX that closes with our Pings unread resets the connection (RST, not FIN). What it
+    sent before is in the reader's buffer when the reset is reported (the protocol feeds the
+    data, then the error): the session reads it first, then reports the reset."""
+    server = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", 0)
+    reader, writer = await open_stream("127.0.0.1", server.sockets[0].getsockname()[1])
+    try:
+        reader.feed_data(b"Event: Hangup\r\nUniqueid: 1.1\r\n\r\nEvent: Shutdown\r\n\r\n")
+        reader.set_exception(ConnectionResetError(104, "Connection reset by peer"))
+        session = Session(reader, writer, iter(["a-1"]))
+        messages = await session.read_messages()
+        assert [m.get("Event") for m in messages] == ["Hangup", "Shutdown"]
+        with pytest.raises(SessionLost, match=r"connection error: .*reset by peer"):
+            await session.read_messages()
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()

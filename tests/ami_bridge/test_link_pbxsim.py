@@ -120,8 +120,9 @@ async def test_socket_dropped_mid_call_reconnects_and_the_call_ends_normally(
             variables={"AGENT_PROMPT": "beep", "AGENT_TALK_SECS": "1"},
         )
         assert agent.answered
+        sessions = r.bridge.link.sessions  # (a stall of a busy machine may have added one)
         r.sim.fault_drop_connections()
-        summary = await r.until(lambda e: isinstance(e, PbxResynced) and e.session == 2)
+        summary = await r.until(lambda e: isinstance(e, PbxResynced) and e.session > sessions)
         assert caller.uniqueid in summary.live_calls and summary.closed_calls == ()
         end = await r.until(ended(caller.uniqueid or ""))
         assert end.reason is EndReason.HANGUP
@@ -147,7 +148,7 @@ async def test_originate_outcome_that_arrives_after_a_reconnect_is_not_lost(
         )
         r.sim.fault_drop_connections()
         agent = await connecting  # its OriginateResponse comes on the next session
-        assert agent.answered and r.bridge.link.sessions == 2
+        assert agent.answered and r.bridge.link.sessions >= 2
         await r.until(ended(caller.uniqueid or ""))
     await assert_log_matches_the_pbx(sqlite_db, r.sim)
 
@@ -180,12 +181,13 @@ async def test_asterisk_shutdown_ends_calls_then_the_link_comes_back(sqlite_db: 
     async with rig(sqlite_db) as r:
         caller = await r.caller("100", 60)
         await r.bridge.switch.connect(caller_leg(caller), "Local/agent2@cb-agents")
+        sessions = r.bridge.link.sessions
         await r.sim.fault_shutdown(restart=True)
         end = await r.until(ended(caller.uniqueid or ""))
         assert end.cause == 0 and end.reason is EndReason.HANGUP  # core stop now: cause 0
         await r.until(lambda e: isinstance(e, LinkStatusChanged) and e.state is LinkState.WAITING)
         await r.sim.start()  # Asterisk is back (same port)
-        summary = await r.until(lambda e: isinstance(e, PbxResynced) and e.session == 2)
+        summary = await r.until(lambda e: isinstance(e, PbxResynced) and e.session > sessions)
         assert summary.live_calls == () and summary.closed_calls == ()
     rows = await assert_log_matches_the_pbx(sqlite_db, r.sim)
     assert rows[caller.uniqueid or ""].hangup_cause == 0
