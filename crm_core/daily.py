@@ -57,6 +57,7 @@ class DailyJob:
         self._zone = zone
         self._poll_s = poll_s
         self.runs = 0  # runs done by this process
+        self.checks = 0  # times run() looked whether the day's run was due
 
     async def run_due(self) -> bool:
         """Runs the day's job if it is due and nobody ran it; True when this call ran it."""
@@ -96,6 +97,7 @@ class DailyJob:
                 raise
             except Exception:
                 log.exception("%s failed; retrying at the next check", self._job)
+            self.checks += 1
             await asyncio.sleep(self._poll_s)
 
 

@@ -133,6 +133,7 @@ class RetentionJob:
         self._poll_s = poll_s
         self._next: float | None = None  # on the clock's monotonic scale
         self.runs = 0  # purges done by this process
+        self.checks = 0  # times run() looked whether a purge was due
         self.purged = 0  # recordings they deleted
 
     async def run_due(self) -> bool:
@@ -167,4 +168,5 @@ class RetentionJob:
                 raise
             except Exception:
                 log.exception("retention purge failed; trying again later")
+            self.checks += 1
             await asyncio.sleep(self._poll_s)

@@ -43,6 +43,7 @@ from crm_core.models import (
     TaskKind,
     User,
 )
+from tests.waiting import eventually
 
 D = Decimal
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -424,10 +425,7 @@ async def test_the_daily_job_loop_survives_a_failing_run(sqlite_db):
     clock = ManualClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
     job = DailyJob(sqlite_db, clock, job="t", work=work, hour=6, zone=ZoneInfo("UTC"), poll_s=0.01)
     task = asyncio.create_task(job.run())
-    for _ in range(200):
-        if job.runs:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: job.runs, what="the retried run")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
