@@ -15,6 +15,7 @@ from aiohttp import web
 from agent_desktop import (
     api_admin,
     api_desk,
+    campaign_editor,
     campaign_views,
     dnc_views,
     manual_dial,
@@ -59,6 +60,7 @@ API_ROUTES = (
     + api_admin.ROUTES
     + recordings_views.ROUTES
     + campaign_views.ROUTES
+    + campaign_editor.ROUTES
     + dnc_views.ROUTES
     + payments_views.ROUTES
 )
@@ -121,6 +123,8 @@ def _routes(app: web.Application) -> None:
     r.add_get("/supervisor/state", panel_state)
     r.add_post("/supervisor/agents/{agent_id}/{command}", agent_command)
     r.add_get("/wallboard", wallboard_page)
+    for method, path, handler in campaign_editor.PAGES:
+        r.add_route(method, path, handler)
     r.add_get("/ws", websocket)
     for route in API_ROUTES:
         # ids in paths are numbers: anything else is a 404, not a crash in int()

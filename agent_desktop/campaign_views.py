@@ -126,7 +126,7 @@ class CampaignPanel:
             settings = dialer.campaign.settings
         else:
             try:
-                settings = CampaignSettings.from_dict({"name": row.name, **(row.settings or {})})
+                settings = row.campaign_settings()
             except CampaignError as exc:
                 settings, settings_error = None, str(exc)
         target = settings.target_abandon_rate if settings else None

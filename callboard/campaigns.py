@@ -14,7 +14,6 @@ from crm_core.clock import Clock
 from crm_core.db import Database
 from dialer.campaign import Campaign, CampaignError, CampaignState
 from dialer.service import CampaignDialer
-from dialer.settings import CampaignSettings
 from dialer.tables import CampaignRow
 
 log = logging.getLogger(__name__)
@@ -33,11 +32,12 @@ async def start_campaigns(
     out (the supervisor panel still lists it), never allowed to stop the process."""
     async with db.session() as session:
         rows = (await session.execute(select(CampaignRow).order_by(CampaignRow.id))).scalars()
-        stored = [(r.id, r.name, r.state, r.state_reason, dict(r.settings)) for r in rows]
+        stored = list(rows)
     dialers: dict[int, CampaignDialer] = {}
-    for campaign_id, name, state, reason, data in stored:
+    for row in stored:
+        campaign_id, name, state, reason = row.id, row.name, row.state, row.state_reason
         try:
-            settings = CampaignSettings.from_dict({"name": name, **data})
+            settings = row.campaign_settings()
             campaign = Campaign(campaign_id, settings, CampaignState(state), reason)
         except (CampaignError, ValueError) as exc:
             log.warning("campaign %s (%s) not loaded: %s", campaign_id, name, exc)

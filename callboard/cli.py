@@ -289,29 +289,13 @@ def _campaign(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
     from dialer.campaign import CampaignError
-    from dialer.settings import CampaignSettings
+    from dialer.campaign_store import CampaignNameTaken, create_campaign
     from dialer.tables import CampaignRow
 
     async def create(data: dict) -> int:
         db = await Database.open(settings.database.url)
         try:
-            async with db.session() as session:
-                name = data["name"]
-                if await session.scalar(select(CampaignRow.id).where(CampaignRow.name == name)):
-                    raise CommandError(f"a campaign named {name!r} exists already")
-                now = datetime.now(UTC)
-                stored = {k: v for k, v in data.items() if k != "name"}
-                row = CampaignRow(
-                    name=name,
-                    state="stopped",
-                    state_reason="created",
-                    settings=stored,
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(row)
-                await session.commit()
-                return row.id
+            return (await create_campaign(db, data, datetime.now(UTC))).id
         finally:
             await db.close()
 
@@ -335,13 +319,17 @@ def _campaign(args: argparse.Namespace, settings: Settings) -> int:
     except tomllib.TOMLDecodeError as exc:
         raise CommandError(f"{args.file}: not valid TOML: {exc}") from exc
     try:
-        # validated the way the dialer will read it; stored in its JSON form
-        data = CampaignSettings.from_dict(raw).to_dict()
+        # the one validator of campaign definitions (dialer/settings.py define_campaign), as
+        # the supervisors' editor uses it
+        campaign_id = asyncio.run(create(raw))
+    except CampaignNameTaken as exc:
+        raise CommandError(
+            f"{args.file}: a campaign named {raw.get('name')!r} exists already"
+        ) from exc
     except CampaignError as exc:
         raise CommandError(f"{args.file}: {exc}") from exc
-    campaign_id = asyncio.run(create(data))
     print(
-        f"campaign {campaign_id} {data['name']!r} created (stopped); start it from the "
+        f"campaign {campaign_id} {raw['name']!r} created (stopped); start it from the "
         "supervisor panel once `callboard serve` runs"
     )
     return 0

@@ -125,14 +125,12 @@ async def _seed_campaign(db: Database) -> None:
             filter=DebtFilter(min_days_past_due=30, statuses=frozenset({"active"})),
         )
         now = SystemClock().now()
-        data = settings.to_dict()
-        data.pop("name")
         session.add(
             CampaignRow(
                 name=CAMPAIGN,
                 state="stopped",
                 state_reason="not started yet",
-                settings=data,
+                settings=CampaignRow.stored(settings),
                 created_at=now,
                 updated_at=now,
             )

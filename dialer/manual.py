@@ -50,6 +50,8 @@ from dialer.attempts import Attempt, AttemptOutcome
 from dialer.compliance import NEVER_OVERRIDDEN, Compliance, CompliancePolicy, DialTarget, Rule
 from dialer.leads import load_do_not_call
 from dialer.ledger import AttemptLedger, LedgerError
+from dialer.pacing import DialMode
+from dialer.settings import CampaignSettings
 from dialer.tables import CampaignRow
 
 log = logging.getLogger(__name__)
@@ -178,7 +180,7 @@ async def ensure_campaign(db: Database, name: str, reason: str, now: datetime) -
             name=name,
             state="stopped",
             state_reason=reason,
-            settings={"name": name, "dial_mode": "preview"},
+            settings=CampaignRow.stored(CampaignSettings(name=name, dial_mode=DialMode.PREVIEW)),
             created_at=now,
             updated_at=now,
         )

@@ -43,6 +43,7 @@ from dialer.ledger import AttemptLedger
 from dialer.operators import OPERATOR_LEFT, OperatorError, OperatorRoster, OperatorState
 from dialer.pacing import CallStage, DialMode, LiveCall, Pacer, PacingSnapshot
 from dialer.selection import select
+from dialer.settings import CampaignSettings
 from dialer.tables import CampaignRow
 from dialer.traffic import DAY
 
@@ -209,6 +210,17 @@ class CampaignDialer:
                 at=self.clock.now(),
             )
         )
+
+    def apply_settings(self, settings: CampaignSettings) -> None:
+        """An edited definition (dialer/campaign_store.py: only while the campaign does not
+        run), used from now on without a restart: pacing (its abandon record kept), the
+        rules and the filter of the next fill, the breaker's threshold. The roster stays."""
+        self.campaign.settings = settings
+        self.pacer.policy = settings.pacing()
+        self.window.settings = settings
+        self._compliance = Compliance(settings.compliance, self._compliance.dnc)
+        self.breaker.threshold = settings.pbx_failures_to_pause
+        self._refill_due = True  # the next tick refills with the new filter and rules
 
     def figures(self) -> CampaignFigures:
         """Live counters, the pacer's latest reasoning and the legal abandon rates."""

@@ -11,12 +11,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dialer.attempts import AttemptOutcome
 from dialer.campaign import CampaignError, DebtFilter
-from dialer.compliance import CompliancePolicy
+from dialer.compliance import CompliancePolicy, Rule
 from dialer.pacing import DialMode, PacingPolicy
-from dialer.retry import MachineAction, RetryPolicy
+from dialer.retry import MachineAction, RetryPolicy, RetryRule
 
-RECORDING_MODES = ("always", "never", "on_demand")  # recordings.config.RecordMode's values
+RECORDING_MODES = ("always", "never", "on_demand")
+MAX_RETRY_DELAY_MINUTES = 30 * 24 * 60
+MAX_RETRY_COUNT = 100  # recordings.config.RecordMode's values
 MAX_SOUND_NAME = 80
 # A sound file as Asterisk's Playback() names it: relative to its sounds directory, without the
 # extension (Asterisk picks the format), in folders if need be. No dots, so no `..`; no leading
@@ -158,7 +161,99 @@ class CampaignSettings:
                 "holidays": sorted(d.isoformat() for d in c.holidays),
                 "no_call_weekdays": sorted(c.no_call_weekdays),
             },
+            "retry": {
+                outcome.value: {
+                    "delay_minutes": rule.delay.total_seconds() / 60,
+                    "max_count": rule.max_count,
+                }
+                for outcome, rule in self.retry.rules.items()
+            },
         }
+
+
+# The legal defaults (DESIGN.md): a campaign's definition may tighten them, never loosen them.
+LEGAL = CompliancePolicy()
+LEGAL_ABANDON_RATE = 0.03  # abandoned / live answers, over 24 hours and over 30 days
+MAX_NAME = 100  # dialer_campaigns.name
+
+
+def define_campaign(data: Mapping[str, Any]) -> CampaignSettings:
+    """THE validator of a campaign's definition, for every way one is written: the TOML file of
+    `callboard campaign create` and the supervisors' editor (create, edit, clone). The settings
+    are read as the dialer reads them (CampaignSettings.from_dict), then refused when they
+    loosen a legal default, naming the setting and the rule. Raises CampaignSettingsError."""
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise CampaignSettingsError("?", "name", "is required")
+    if name != name.strip() or len(name) > MAX_NAME or not name.isprintable():
+        raise CampaignSettingsError(
+            name[:MAX_NAME],
+            "name",
+            f"must be at most {MAX_NAME} printable characters without leading or trailing spaces",
+        )
+    settings = CampaignSettings.from_dict(data)
+    _check_legal(settings)
+    return settings
+
+
+def _check_legal(settings: CampaignSettings) -> None:
+    c = settings.compliance
+
+    def refuse(key: str, rule: str, limit: str, got: object) -> CampaignSettingsError:
+        return CampaignSettingsError(
+            settings.name,
+            key,
+            f"loosens the legal default (rule {rule}): {limit}; got {got}",
+        )
+
+    hours = f"calls only {LEGAL.calling_from:%H:%M}-{LEGAL.calling_until:%H:%M} debtor's time"
+    if c.calling_from < LEGAL.calling_from:
+        raise refuse(
+            "compliance.calling_from", Rule.CALLING_HOURS, hours, f"{c.calling_from:%H:%M}"
+        )
+    if c.calling_until > LEGAL.calling_until:
+        raise refuse(
+            "compliance.calling_until", Rule.CALLING_HOURS, hours, f"{c.calling_until:%H:%M}"
+        )
+    week = LEGAL.attempts_window.days
+    cap = f"at most {LEGAL.max_attempts_per_debt} attempts per debt in any {week} days"
+    if c.max_attempts_per_debt > LEGAL.max_attempts_per_debt:
+        raise refuse(
+            "compliance.max_attempts_per_debt", Rule.ATTEMPT_CAP, cap, c.max_attempts_per_debt
+        )
+    if c.attempts_window < LEGAL.attempts_window:
+        got = c.attempts_window.total_seconds() / 86400
+        raise refuse("compliance.attempts_window_days", Rule.ATTEMPT_CAP, cap, f"{got:g}")
+    if c.quiet_after_conversation < LEGAL.quiet_after_conversation:
+        got = c.quiet_after_conversation.total_seconds() / 86400
+        quiet = f"no call for {LEGAL.quiet_after_conversation.days} days after a conversation"
+        raise refuse(
+            "compliance.quiet_after_conversation_days", Rule.AFTER_CONVERSATION, quiet, f"{got:g}"
+        )
+    if c.max_attempts_per_phone_per_day > LEGAL.max_attempts_per_phone_per_day:
+        raise refuse(
+            "compliance.max_attempts_per_phone_per_day",
+            Rule.PHONE_DAILY_CAP,
+            f"at most {LEGAL.max_attempts_per_phone_per_day} attempts per number in 24 hours",
+            c.max_attempts_per_phone_per_day,
+        )
+    if c.abandoned_redial_gap < LEGAL.abandoned_redial_gap:
+        gap = LEGAL.abandoned_redial_gap.total_seconds() / 3600
+        got = c.abandoned_redial_gap.total_seconds() / 3600
+        raise refuse(
+            "compliance.abandoned_redial_gap_hours",
+            Rule.ABANDONED_REDIAL,
+            f"no redial for {gap:g} hours after an abandoned call",
+            f"{got:g}",
+        )
+    if not 0 < settings.target_abandon_rate <= LEGAL_ABANDON_RATE:
+        raise refuse(
+            "target_abandon_rate",
+            "abandon_rate",
+            f"abandoned calls at most {LEGAL_ABANDON_RATE:.0%} of live answers (0 < rate <= "
+            f"{LEGAL_ABANDON_RATE})",
+            settings.target_abandon_rate,
+        )
 
 
 class _Reader:
@@ -181,6 +276,7 @@ class _Reader:
             "filter",
             "schedule",
             "compliance",
+            "retry",
         }
     )
 
@@ -252,7 +348,7 @@ class _Reader:
                 skills={str(k): int(v) for k, v in dict(d.get("skills", {})).items()},
                 ring_timeout_s=self.number(d, "ring_timeout_s", float, 25.0),
                 compliance=self.compliance(),
-                retry=RetryPolicy(machine_action=machine),
+                retry=RetryPolicy(rules=self.retry_rules(), machine_action=machine),
                 pbx_failures_to_pause=pause_after,
                 recording=recording,
                 machine_prompt=prompt,
@@ -264,17 +360,55 @@ class _Reader:
 
     def debt_filter(self) -> DebtFilter:
         f = self.section("filter", {fl.name for fl in fields(DebtFilter)})
-        money = lambda key: None if f.get(key) is None else Decimal(str(f[key]))  # noqa: E731
+
+        def money(key: str) -> Decimal | None:
+            if f.get(key) is None:
+                return None
+            try:
+                value = Decimal(str(f[key]))
+            except InvalidOperation:
+                value = Decimal("NaN")
+            if isinstance(f[key], bool) or not value.is_finite() or value < 0:
+                raise self.fail(f"filter.{key}", f"must be an amount of 0 or more, got {f[key]!r}")
+            return value
+
+        def days(key: str) -> int | None:
+            raw = f.get(key)
+            if raw is None:
+                return None
+            if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+                raise self.fail(f"filter.{key}", f"must be a whole number of days, got {raw!r}")
+            return raw
+
+        def names(key: str, default: tuple[str, ...] = ()) -> frozenset[str]:
+            raw = f.get(key, default)
+            if isinstance(raw, str) or not isinstance(raw, list | tuple | set | frozenset):
+                raise self.fail(f"filter.{key}", f"must be a list, got {raw!r}")
+            if not all(isinstance(x, str) and x for x in raw):
+                raise self.fail(f"filter.{key}", "must be a list of non-empty names")
+            return frozenset(raw)
+
+        low, high = money("min_balance"), money("max_balance")
+        if low is not None and high is not None and low > high:
+            raise self.fail("filter.max_balance", "must not be below filter.min_balance")
+        newest, oldest = days("min_days_past_due"), days("max_days_past_due")
+        if newest is not None and oldest is not None and newest > oldest:
+            raise self.fail("filter.max_days_past_due", "must not be below min_days_past_due")
+        debt_ids = f.get("debt_ids", ())
+        if isinstance(debt_ids, str) or not isinstance(debt_ids, list | tuple | set | frozenset):
+            raise self.fail("filter.debt_ids", f"must be a list of debt ids, got {debt_ids!r}")
+        if any(isinstance(i, bool) or not isinstance(i, int) for i in debt_ids):
+            raise self.fail("filter.debt_ids", "must be a list of debt ids (whole numbers)")
         return DebtFilter(
-            creditors=frozenset(f.get("creditors", ())),
-            min_balance=money("min_balance"),
-            max_balance=money("max_balance"),
-            min_days_past_due=f.get("min_days_past_due"),
-            max_days_past_due=f.get("max_days_past_due"),
-            statuses=frozenset(f.get("statuses", ("active", "promise"))),
-            segments=frozenset(f.get("segments", ())),
-            time_zones=frozenset(f.get("time_zones", ())),
-            debt_ids=frozenset(int(i) for i in f.get("debt_ids", ())),
+            creditors=names("creditors"),
+            min_balance=low,
+            max_balance=high,
+            min_days_past_due=newest,
+            max_days_past_due=oldest,
+            statuses=names("statuses", ("active", "promise")),
+            segments=names("segments"),
+            time_zones=names("time_zones"),
+            debt_ids=frozenset(debt_ids),
         )
 
     def schedule(self) -> Schedule:
@@ -284,12 +418,24 @@ class _Reader:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise self.fail("schedule.zone", f"{zone!r} is not an IANA time zone") from exc
+        start = self.clock_time("schedule.start", s.get("start", "09:00"))
+        end = self.clock_time("schedule.end", s.get("end", "20:00"))
+        if not start < end:
+            raise self.fail("schedule.end", f"must be after schedule.start ({start:%H:%M})")
         return Schedule(
             zone=zone,
-            days=frozenset(int(x) for x in s.get("days", range(6))),
-            start=self.clock_time("schedule.start", s.get("start", "09:00")),
-            end=self.clock_time("schedule.end", s.get("end", "20:00")),
+            days=self.weekdays(s, "days", "schedule.days", range(6)),
+            start=start,
+            end=end,
         )
+
+    def weekdays(self, values: Mapping[str, Any], key: str, where: str, default: Any) -> frozenset:
+        raw = values.get(key, default)
+        if isinstance(raw, str) or not isinstance(raw, list | tuple | range | set | frozenset):
+            raise self.fail(where, f"must be a list of weekdays 0-6 (0 = Monday), got {raw!r}")
+        if any(isinstance(x, bool) or x not in range(7) for x in raw):
+            raise self.fail(where, f"must be a list of weekdays 0-6 (0 = Monday), got {raw!r}")
+        return frozenset(int(x) for x in raw)
 
     def compliance(self) -> CompliancePolicy:
         c = self.section(
@@ -312,11 +458,19 @@ class _Reader:
             holidays = frozenset(date.fromisoformat(str(x)) for x in c.get("holidays", ()))
         except ValueError as exc:
             raise self.fail("compliance.holidays", f"needs YYYY-MM-DD dates: {exc}") from exc
+        calling_from = self.clock_time("compliance.calling_from", c.get("calling_from", "08:00"))
+        calling_until = self.clock_time("compliance.calling_until", c.get("calling_until", "21:00"))
+        if not calling_from < calling_until:
+            raise self.fail(
+                "compliance.calling_until",
+                f"must be after compliance.calling_from ({calling_from:%H:%M})",
+            )
+        for key in ("max_attempts_per_debt", "max_attempts_per_phone_per_day"):
+            if self.number(c, key, int, 1, f"compliance.{key}") < 1:
+                raise self.fail(f"compliance.{key}", "must be at least 1")
         return CompliancePolicy(
-            calling_from=self.clock_time("compliance.calling_from", c.get("calling_from", "08:00")),
-            calling_until=self.clock_time(
-                "compliance.calling_until", c.get("calling_until", "21:00")
-            ),
+            calling_from=calling_from,
+            calling_until=calling_until,
             allow_unknown_zone=self.flag(c, "allow_unknown_zone", "compliance.allow_unknown_zone"),
             center_zone=str(c.get("center_zone", self.data.get("schedule", {}).get("zone", "UTC"))),
             max_attempts_per_debt=self.number(
@@ -353,8 +507,43 @@ class _Reader:
                 )
             ),
             holidays=holidays,
-            no_call_weekdays=frozenset(int(x) for x in c.get("no_call_weekdays", ())),
+            no_call_weekdays=self.weekdays(
+                c, "no_call_weekdays", "compliance.no_call_weekdays", ()
+            ),
         )
+
+    def retry_rules(self) -> dict[AttemptOutcome, RetryRule]:
+        """`[retry.<outcome>] delay_minutes, max_count`; outcomes left out keep the default."""
+        section = self.section("retry", {o.value for o in AttemptOutcome})
+        rules = dict(RetryPolicy().rules)
+        for key, value in section.items():
+            where = f"retry.{key}"
+            if not isinstance(value, Mapping):
+                raise self.fail(where, "must be an object with delay_minutes and max_count")
+            unknown = set(value) - {"delay_minutes", "max_count"}
+            if unknown:
+                raise self.fail(f"{where}.{sorted(unknown)[0]}", "is not a known setting")
+            outcome = AttemptOutcome(key)
+            default = rules[outcome]
+            delay = self.number(
+                value,
+                "delay_minutes",
+                float,
+                default.delay.total_seconds() / 60,
+                f"{where}.delay_minutes",
+            )
+            count = self.number(value, "max_count", int, default.max_count, f"{where}.max_count")
+            if not 0 <= delay <= MAX_RETRY_DELAY_MINUTES:
+                raise self.fail(
+                    f"{where}.delay_minutes",
+                    f"must be from 0 to {MAX_RETRY_DELAY_MINUTES} minutes, got {delay:g}",
+                )
+            if not 1 <= count <= MAX_RETRY_COUNT:
+                raise self.fail(
+                    f"{where}.max_count", f"must be from 1 to {MAX_RETRY_COUNT}, got {count}"
+                )
+            rules[outcome] = RetryRule(timedelta(minutes=delay), count)
+        return rules
 
     def flag(self, values: Mapping[str, Any], key: str, where: str) -> bool:
         raw = values.get(key, False)

@@ -13,6 +13,7 @@ from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_core.models import Base, DoNotCallEntry
+from dialer.settings import CampaignSettings
 
 
 class CampaignRow(Base):
@@ -27,6 +28,19 @@ class CampaignRow(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    # THE mapping between a row and CampaignSettings, both ways: every reader and writer of
+    # dialer_campaigns goes through these two (the row's name wins over any name in the JSON)
+    def campaign_settings(self) -> CampaignSettings:
+        """The row's settings as the dialer reads them; CampaignSettingsError names a bad key."""
+        return CampaignSettings.from_dict({**(self.settings or {}), "name": self.name})
+
+    @staticmethod
+    def stored(settings: CampaignSettings) -> dict[str, Any]:
+        """The JSON kept in `settings` for these settings (the name is the row's column)."""
+        data = settings.to_dict()
+        del data["name"]
+        return data
 
 
 class DialAttemptRow(Base):
