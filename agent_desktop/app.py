@@ -15,6 +15,7 @@ from aiohttp import web
 from agent_desktop import (
     api_admin,
     api_desk,
+    campaign_desk,
     campaign_editor,
     campaign_views,
     dnc_views,
@@ -61,6 +62,7 @@ API_ROUTES = (
     + recordings_views.ROUTES
     + campaign_views.ROUTES
     + campaign_editor.ROUTES
+    + campaign_desk.ROUTES
     + dnc_views.ROUTES
     + payments_views.ROUTES
 )
@@ -119,6 +121,7 @@ def _routes(app: web.Application) -> None:
     r.add_post("/desk/agent", agent_action)
     r.add_post("/desk/wrapup", save_wrapup)
     r.add_post("/desk/call/{action}", call_action)
+    campaign_desk.add_desk_routes(app)
     r.add_get("/supervisor", supervisor_page)
     r.add_get("/supervisor/state", panel_state)
     r.add_post("/supervisor/agents/{agent_id}/{command}", agent_command)

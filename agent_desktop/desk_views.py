@@ -15,6 +15,7 @@ from agent_desktop.security import SESSION, current, require
 from crm_core import disposition_codes
 from crm_core import payments as payment_methods
 from crm_core.models import Interaction
+from dialer.seats import CampaignSeats, SeatError
 from routing.agent_state import AgentState
 from routing.errors import RoutingError
 
@@ -105,7 +106,11 @@ async def agent_action(request: web.Request) -> web.Response:
     action = body.get("action")
     agent_id = principal.agent_id
     view = request.app[BOARD].agent(agent_id)
+    seats = deps.seats
+    seated = isinstance(seats, CampaignSeats) and seats.seat(agent_id) is not None
     try:
+        if seated and action in ("login", "logout"):
+            raise ApiError(409, "seat.on_campaign", "leave the campaign first")
         if action == "login":
             await deps.acd.login(agent_id)
         elif action == "ready":
@@ -115,12 +120,18 @@ async def agent_action(request: web.Request) -> web.Response:
                         raise ApiError(
                             409, "desk.disposition_required", "save a disposition to leave wrap-up"
                         )
-            await deps.acd.ready(agent_id)
+            if seated:  # the campaign's wrap-up or pause (dialer.seats decides the ACD's part)
+                seats.ready(agent_id)  # type: ignore[union-attr]
+            else:
+                await deps.acd.ready(agent_id)
         elif action == "pause":
             reason = body.get("reason")
             if reason not in deps.pause_reasons:
                 raise invalid("reason", f"one of {', '.join(deps.pause_reasons)}")
-            await deps.acd.pause(agent_id, reason)
+            if seated:
+                seats.pause(agent_id, reason)  # type: ignore[union-attr]
+            else:
+                await deps.acd.pause(agent_id, reason)
         elif action == "logout":
             await deps.acd.logout(agent_id)
         elif action == "extend":
@@ -129,6 +140,8 @@ async def agent_action(request: web.Request) -> web.Response:
             raise invalid("action", "one of login, ready, pause, logout, extend")
     except RoutingError as exc:
         raise ApiError(409, f"acd.{exc.code}", str(exc)) from exc
+    except SeatError as exc:
+        raise ApiError(409, exc.code, str(exc)) from exc
     except ValueError as exc:  # the ACD refuses bad input (no endpoint, bad reason) this way
         raise ApiError(409, "acd.refused", str(exc)) from exc
     return web.json_response({"ok": True})

@@ -31,6 +31,7 @@ class DesktopDeps:
     acd: AgentControl | None = None
     switch: Switch | None = None
     dialer: object | None = None  # the campaign panel arrives with the dialer
+    seats: object | None = None  # dialer.seats.CampaignSeats: campaigns from the desk
     dispositions: tuple[DispositionCode, ...] = DEFAULT_DISPOSITIONS
     pause_reasons: tuple[str, ...] = ("break", "lunch", "training", "meeting", "technical")
     # transfer targets: the dialplan context that reaches a queue or an operator

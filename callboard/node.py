@@ -37,6 +37,7 @@ from crm_core.db import Database
 from crm_core.interactions import InteractionLog
 from crm_core.models import User
 from dialer.manual import MANUAL_CALL_ID_PREFIX
+from dialer.seats import CampaignSeats
 from dialer.service import CampaignDialer
 from ivr.crm import CrmCallbackDesk, CrmDirectory, CrmJournal
 from ivr.handoff import AcdHandoff
@@ -152,6 +153,10 @@ async def start_node(
         wrap_up_s=settings.routing.wrap_up_s,
     )
 
+    # operators join and leave campaigns from the desk, sharing their time with the ACD
+    seats = CampaignSeats(acd, dialers, bridge.switch, db)
+    stack.push_async_callback(seats.close)
+
     policy = RecordingPolicy.from_settings(settings)
     recordings = Recordings(db, policy, bridge.switch, bus, clock)
     await recordings.start()
@@ -189,6 +194,7 @@ async def start_node(
             acd=RoutingAgentControl(acd, db),
             switch=bridge.switch,
             dialer=dialers,
+            seats=seats,
         )
     )
     runner = web.AppRunner(app, access_log=None, **server_options(settings.web))

@@ -194,7 +194,11 @@ class CallFlow:
         operator = None
         deadline = self.d.clock.monotonic() + self.d.plan.grace_s
         while not live.ended.done():
-            operator = self.d.roster.take_ready(self.d.clock.monotonic(), live.attempt.attempt_id)
+            operator = self.d.roster.take_ready(
+                self.d.clock.monotonic(), live.attempt.attempt_id, self.d.sharing.free
+            )
+            if operator is not None:  # at once, before any await: the ACD offers them nothing
+                self.d.sharing.engaged(operator.agent_id)
             remaining = deadline - self.d.clock.monotonic()
             if operator is not None or remaining <= 0:
                 break
@@ -311,6 +315,8 @@ class CallFlow:
         self.d.pacer.stats.talk.add(mono - operator.since)
         self.d.roster.move(operator.agent_id, OperatorState.WRAP_UP, mono)
         self.d.operator_event(operator.agent_id, OperatorState.WRAP_UP, live.attempt.attempt_id)
+        if operator.leaving:  # their last call: the line goes now, the wrap-up stays on the desk
+            self.d.sharing.finished(operator.agent_id)
         await self.d.sleep(self.d.wrap_up_s)
         if (
             operator.state is OperatorState.WRAP_UP

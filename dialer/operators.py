@@ -3,13 +3,19 @@
 A nailed-up operator sits in their own conference (`agentN` in cb-conf, trace 08) for the whole
 session; a debtor who answers is moved into it. The roster is plain state with times passed in,
 so the pacer can read it as a snapshot and tests can drive it directly.
+
+An operator may share their time with the ACD (blended, or not yet freed by it): `free` tells
+whether the ACD lets the dialer have them now. One the ACD holds (an inbound call offered, on
+the phone or in its wrap-up) is never given a debtor, and the pacer sees them as busy. An
+operator who is leaving finishes the call they are on and takes no other.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from dialer.pacing import Activity, AgentLoad
 
@@ -35,6 +41,50 @@ _ACTIVITY = {
 
 
 OPERATOR_LEFT = "left"  # OperatorActivity.state when an operator is taken off a campaign
+OPERATOR_LEAVING = "leaving"  # OperatorActivity.state: asked to leave, finishing their call
+
+
+class Sharing(Protocol):
+    """How a campaign shares its operators with the ACD (dialer/seats.py)."""
+
+    def free(self, agent_id: str) -> bool:
+        """May the dialer give them a debtor now (the ACD does not hold them)?"""
+        ...
+
+    def engaged(self, agent_id: str) -> None:
+        """The dialer just gave them a debtor: the ACD must not offer them a call."""
+        ...
+
+    def released(self, agent_id: str) -> None:
+        """Their campaign call and its wrap-up are over; they are ready for the campaign."""
+        ...
+
+    def finished(self, agent_id: str) -> None:
+        """A leaving operator's last call is over: their line may be hung up."""
+        ...
+
+    def left(self, agent_id: str) -> None:
+        """They are off the campaign's roster."""
+        ...
+
+
+class NoSharing:
+    """A campaign on its own: its operators are always free for it."""
+
+    def free(self, agent_id: str) -> bool:
+        return True
+
+    def engaged(self, agent_id: str) -> None:
+        pass
+
+    def released(self, agent_id: str) -> None:
+        pass
+
+    def finished(self, agent_id: str) -> None:
+        pass
+
+    def left(self, agent_id: str) -> None:
+        pass
 
 
 class OperatorError(ValueError):
@@ -48,6 +98,14 @@ class Operator:
     state: OperatorState = OperatorState.PAUSED
     since: float = 0.0  # monotonic seconds
     attempt_id: str | None = None  # the call they are on / wrapping up
+    leaving: bool = False  # asked to leave: no new call; the line goes after the current one
+
+
+Free = Callable[[str], bool]  # agent id -> may the dialer give them a debtor now
+
+
+def _always(_agent_id: str) -> bool:
+    return True
 
 
 class OperatorRoster:
@@ -88,9 +146,14 @@ class OperatorRoster:
             op.attempt_id = None
         return op
 
-    def take_ready(self, now: float, attempt_id: str) -> Operator | None:
-        """The operator ready the longest, now TALKING on `attempt_id`; None if nobody is ready."""
-        ready = [op for op in self._operators.values() if op.state is OperatorState.READY]
+    def take_ready(self, now: float, attempt_id: str, free: Free = _always) -> Operator | None:
+        """The operator ready the longest (and free of the ACD, not leaving), now TALKING on
+        `attempt_id`; None if nobody is."""
+        ready = [
+            op
+            for op in self._operators.values()
+            if op.state is OperatorState.READY and not op.leaving and free(op.agent_id)
+        ]
         if not ready:
             return None
         op = min(ready, key=lambda o: o.since)
@@ -102,10 +165,15 @@ class OperatorRoster:
                 return op
         return None
 
-    def loads(self, now: float) -> tuple[AgentLoad, ...]:
-        """What the pacer sees: every operator not paused, and for how long."""
-        return tuple(
-            AgentLoad(_ACTIVITY[op.state], max(0.0, now - op.since))
-            for op in self._operators.values()
-            if op.state is not OperatorState.PAUSED
-        )
+    def loads(self, now: float, free: Free = _always) -> tuple[AgentLoad, ...]:
+        """What the pacer sees: every operator not paused and not leaving, and for how long;
+        a ready operator the ACD holds (an inbound call) counts as busy, just started."""
+        loads = []
+        for op in self._operators.values():
+            if op.state is OperatorState.PAUSED or op.leaving:
+                continue
+            if op.state is OperatorState.READY and not free(op.agent_id):
+                loads.append(AgentLoad(Activity.TALKING, 0.0))
+            else:
+                loads.append(AgentLoad(_ACTIVITY[op.state], max(0.0, now - op.since)))
+        return tuple(loads)

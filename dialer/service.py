@@ -40,7 +40,15 @@ from dialer.events import (
 )
 from dialer.lead_window import NEVER, Fill, LeadWindow, wake_of
 from dialer.ledger import AttemptLedger
-from dialer.operators import OPERATOR_LEFT, OperatorError, OperatorRoster, OperatorState
+from dialer.operators import (
+    OPERATOR_LEAVING,
+    OPERATOR_LEFT,
+    NoSharing,
+    OperatorError,
+    OperatorRoster,
+    OperatorState,
+    Sharing,
+)
 from dialer.pacing import CallStage, DialMode, LiveCall, Pacer, PacingSnapshot
 from dialer.selection import select
 from dialer.settings import CampaignSettings
@@ -80,6 +88,8 @@ class CampaignDialer:
         clock (pbx_sim's VirtualClock.busy) holds time still meanwhile; real time ignores it."""
         self.campaign = campaign
         self.roster = OperatorRoster()
+        # how the operators' time is shared with the ACD (dialer/seats.py sets it)
+        self.sharing: Sharing = NoSharing()
         self.ledger = AttemptLedger(db)
         self.pacer = pacer or Pacer(campaign.settings.pacing())
         self.last_pacing = ""
@@ -141,9 +151,39 @@ class CampaignDialer:
         self.operator_event(agent_id, OperatorState.READY, None)
 
     def operator_ready(self, agent_id: str) -> None:
-        """Wrap-up finished early, or back from a pause."""
+        """Wrap-up finished early, or back from a pause. An operator who asked to leave leaves
+        now instead (their last call is over)."""
+        if self.roster.get(agent_id).leaving:
+            self.remove_operator(agent_id)
+            return
         self.roster.move(agent_id, OperatorState.READY, self.clock.monotonic())
+        self.sharing.released(agent_id)
         self.operator_event(agent_id, OperatorState.READY, None)
+
+    def leave_operator(self, agent_id: str) -> bool:
+        """The operator asks to leave the campaign. Never mid-call: on a call, they take no
+        other and leave once it is over (`sharing.finished` hangs their line up when the debtor
+        is gone, and they leave the roster at the end of their wrap-up); otherwise they leave
+        at once. Returns whether they left at once."""
+        op = self.roster.get(agent_id)
+        if op.state is OperatorState.TALKING:
+            op.leaving = True
+            self.bus.publish(
+                OperatorActivity(
+                    campaign_id=self.campaign.id,
+                    agent_id=agent_id,
+                    state=OPERATOR_LEAVING,
+                    attempt_id=op.attempt_id,
+                    at=self.clock.now(),
+                )
+            )
+            return False
+        if op.state is OperatorState.WRAP_UP:  # the call is over: the line goes now
+            op.leaving = True
+            self.sharing.finished(agent_id)
+            return False
+        self.remove_operator(agent_id)
+        return True
 
     def operator_freed(self) -> asyncio.Future[None]:
         """Done the next time an operator becomes ready (wakes people waiting in the grace)."""
@@ -164,6 +204,7 @@ class CampaignDialer:
         for line in [line for line, agent in self._lines.items() if agent == agent_id]:
             del self._lines[line]
         if on_campaign:
+            self.sharing.left(agent_id)
             self.bus.publish(
                 OperatorActivity(
                     campaign_id=self.campaign.id,
@@ -322,8 +363,10 @@ class CampaignDialer:
             ended = isinstance(event, _ENDS)
             agent_id = self._lines.pop(event.linkedid, None) if ended else None
             if agent_id is not None:
+                if self._leaving(agent_id):  # hung up after their last call: wrap-up goes on
+                    continue
                 log.warning("operator %s's line ended: off the campaign", agent_id)
-                self.roster.leave(agent_id)
+                self.remove_operator(agent_id)
                 continue
             live = self._live.get(event.linkedid)
             if live is None:
@@ -332,6 +375,9 @@ class CampaignDialer:
                 live.amd.set_result(event.status)
             elif ended and not live.ended.done():
                 live.ended.set_result((event.at, event.cause))  # type: ignore[union-attr]
+
+    def _leaving(self, agent_id: str) -> bool:
+        return any(op.agent_id == agent_id and op.leaving for op in self.roster)
 
     async def _tick(self, calls: asyncio.TaskGroup) -> None:
         now = self.clock.now()
@@ -353,7 +399,7 @@ class CampaignDialer:
                 self._refill = calls.create_task(self._refresh_behind(now), name="dialer-refill")
             self._refreshed_at = mono
         snapshot = PacingSnapshot(
-            self.roster.loads(mono),
+            self.roster.loads(mono, self.sharing.free),
             tuple(LiveCall(c.stage, mono - c.since) for c in self._live.values()),
         )
         decision = self.pacer.decide(snapshot, now.timestamp())
