@@ -23,6 +23,7 @@ from agent_desktop import (
     openapi,
     payments_views,
     recordings_views,
+    reports_views,
     serving,
 )
 from agent_desktop.auth_views import login, login_page, logout
@@ -65,6 +66,7 @@ API_ROUTES = (
     + campaign_desk.ROUTES
     + dnc_views.ROUTES
     + payments_views.ROUTES
+    + reports_views.ROUTES
 )
 
 
@@ -102,6 +104,7 @@ def create_app(deps: DesktopDeps) -> web.Application:
     manual_dial.start_outcomes(app, _background)
     recordings_views.setup(app)
     dnc_views.setup(app)
+    reports_views.setup(app)
     app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_background(hub.run, "desktop-hub"))
     app.cleanup_ctx.append(_background(hub.run_sampler, "desktop-wallboard-sampler"))
