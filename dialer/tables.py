@@ -70,6 +70,7 @@ class DialAttemptRow(Base):
         Index("ix_dialer_attempts_call", "call_id"),
         Index("ix_dialer_attempts_phone_started", "phone", "started_at"),
         Index("ix_dialer_attempts_campaign_started", "campaign_id", "started_at"),
+        Index("ix_dialer_attempts_started", "started_at"),  # reports: all campaigns' range
     )
 
 

@@ -24,4 +24,7 @@ class AgentStateLog(Base):
     linkedid: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_agent_state_log_agent_at", "agent_id", "at"),)
+    __table_args__ = (
+        Index("ix_agent_state_log_agent_at", "agent_id", "at"),
+        Index("ix_agent_state_log_at", "at"),  # reports: every agent's changes in a range
+    )

@@ -91,6 +91,7 @@ class Payment(Base):
             sqlite_where=text("reference <> ''"),
             postgresql_where=text("reference <> ''"),
         ),
+        Index("ix_payments_paid_on", "paid_on"),  # reports: payments of a range
     )
 
 
@@ -109,4 +110,10 @@ class PromiseToPay(Base):
     interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
     evaluated_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_promises_debt", "debt_id"), Index("ix_promises_status", "status"))
+    __table_args__ = (
+        Index("ix_promises_debt", "debt_id"),
+        Index("ix_promises_status", "status"),
+        # reports: promises made in a range, and a campaign's promises by their call
+        Index("ix_promises_created", "created_at"),
+        Index("ix_promises_interaction", "interaction_id"),
+    )

@@ -59,4 +59,5 @@ class Interaction(Base):
         Index("ix_interactions_contact_started", "contact_id", "started_at"),
         Index("ix_interactions_agent_started", "agent_id", "started_at"),
         Index("ix_interactions_open", "ended_at"),
+        Index("ix_interactions_started", "started_at"),  # reports: a range of calls
     )
