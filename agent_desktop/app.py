@@ -26,6 +26,7 @@ from agent_desktop import (
     reports_views,
     serving,
 )
+from agent_desktop.account_watch import watch_accounts
 from agent_desktop.auth_views import login, login_page, logout
 from agent_desktop.board import LiveBoard
 from agent_desktop.call_views import call_action
@@ -101,7 +102,6 @@ def create_app(deps: DesktopDeps) -> web.Application:
     _routes(app)
     campaign_views.setup(app)
     manual_dial.start_outcomes(app, _background)
-    manual_dial.start_outcomes(app, _background)
     recordings_views.setup(app)
     dnc_views.setup(app)
     reports_views.setup(app)
@@ -109,6 +109,9 @@ def create_app(deps: DesktopDeps) -> web.Application:
     app.cleanup_ctx.append(_background(hub.run, "desktop-hub"))
     app.cleanup_ctx.append(_background(hub.run_sampler, "desktop-wallboard-sampler"))
     app.cleanup_ctx.append(_background(PopAuditor(deps.db, deps.bus).run, "desktop-pop-audit"))
+    app.cleanup_ctx.append(
+        _background(lambda: watch_accounts(deps, sessions), "desktop-account-watch")
+    )
     reminders = CallbackReminders(deps.db, hub, deps.clock)
     app.cleanup_ctx.append(_background(reminders.run, "desktop-callback-reminders"))
     return app

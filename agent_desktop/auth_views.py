@@ -10,6 +10,7 @@ import secrets
 from aiohttp import web
 from sqlalchemy import select
 
+from agent_desktop.account_watch import credential_mark
 from agent_desktop.audit_trail import audit_request
 from agent_desktop.duty import take_off_duty
 from agent_desktop.i18n import text
@@ -106,7 +107,9 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _form(request, error=renderer_text(request, "bad_login"), status=401)
     throttle.succeeded(username, addr)
     principal = Principal.of(user)
-    _session, cookie_value = request.app[SESSIONS].create(principal, addr)
+    _session, cookie_value = request.app[SESSIONS].create(
+        principal, addr, credential=credential_mark(user.password_hash)
+    )
     async with deps.db.session() as session:
         audit.record(
             session,
