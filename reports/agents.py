@@ -163,10 +163,14 @@ async def agent_performance(
             return info.team_id if info else None
         return uid
 
+    # the database reads only the wanted operators' rows when they are a few
+    only = None
+    if agent_id is not None or team_id is not None or not scope.everyone:
+        only = sorted(uid for uid in people if wanted(uid))
     buckets: dict[Any, _Bucket] = defaultdict(_Bucket)
-    await _states(session, rng, now, wanted, key, buckets)
-    await _calls(session, rng, wanted, key, buckets)
-    await _promises(session, rng, wanted, key, buckets, grace_days)
+    await _states(session, rng, now, wanted, key, buckets, only)
+    await _calls(session, rng, wanted, key, buckets, only)
+    await _promises(session, rng, wanted, key, buckets, grace_days, only)
 
     total = _Bucket()
     rows = []
@@ -205,12 +209,13 @@ def _order(k: Any, breakdown: str, people: dict[int, UserInfo]) -> Any:
     return (k is None, _label(k, breakdown, people).casefold(), k or 0)
 
 
-async def _states(session, rng, now, wanted, key, buckets) -> None:
+async def _states(session, rng, now, wanted, key, buckets, only) -> None:
+    agents = [] if only is None else [L.c.agent_id.in_([str(uid) for uid in only])]
     start, end = rng.start, min(rng.end, max(now, rng.start))
     # the state each agent was in when the range began: their last change before it
     last = (
         select(L.c.agent_id, func.max(L.c.at).label("at"))
-        .where(L.c.at < start)
+        .where(L.c.at < start, *agents)
         .group_by(L.c.agent_id)
         .subquery()
     )
@@ -244,7 +249,7 @@ async def _states(session, rng, now, wanted, key, buckets) -> None:
 
     rows = await session.stream(
         select(L.c.agent_id, L.c.state, L.c.reason, L.c.at)
-        .where(L.c.at >= start, L.c.at < end)
+        .where(L.c.at >= start, L.c.at < end, *agents)
         .order_by(L.c.at, L.c.id)
         .execution_options(yield_per=2000)
     )
@@ -256,7 +261,8 @@ async def _states(session, rng, now, wanted, key, buckets) -> None:
         close(agent, end)
 
 
-async def _calls(session, rng, wanted, key, buckets) -> None:
+async def _calls(session, rng, wanted, key, buckets, only) -> None:
+    mine = [] if only is None else [Interaction.agent_id.in_(only)]
     calls = await session.stream(
         select(Interaction.agent_id, Interaction.direction, Interaction.started_at)
         .where(
@@ -265,6 +271,7 @@ async def _calls(session, rng, wanted, key, buckets) -> None:
             Interaction.connected_at.is_not(None),
             Interaction.started_at >= rng.start,
             Interaction.started_at < rng.end,
+            *mine,
         )
         .execution_options(yield_per=2000)
     )
@@ -284,6 +291,7 @@ async def _calls(session, rng, wanted, key, buckets) -> None:
         .join(Interaction, Interaction.id == CallDisposition.interaction_id)
         .where(
             CallDisposition.code.in_(sorted(codes)),
+            *([] if only is None else [CallDisposition.user_id.in_(only)]),
             Interaction.started_at >= rng.start,
             Interaction.started_at < rng.end,
         )
@@ -294,7 +302,7 @@ async def _calls(session, rng, wanted, key, buckets) -> None:
             buckets[key(uid, rng.local_day(started_at))].rpc += 1
 
 
-async def _promises(session, rng, wanted, key, buckets, grace_days: int) -> None:
+async def _promises(session, rng, wanted, key, buckets, grace_days: int, only) -> None:
     promises = [
         row
         for row in await session.execute(
@@ -309,6 +317,7 @@ async def _promises(session, rng, wanted, key, buckets, grace_days: int) -> None
                 PromiseToPay.created_at >= rng.start,
                 PromiseToPay.created_at < rng.end,
                 PromiseToPay.status != PromiseStatus.CANCELLED,
+                *([] if only is None else [PromiseToPay.created_by.in_(only)]),
             )
         )
         if wanted(row.created_by)
