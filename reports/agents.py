@@ -47,6 +47,7 @@ from reports.common import (
     UserInfo,
     choice,
     share,
+    stream_rows,
     users,
 )
 from reports.tables import agent_state_log as L
@@ -247,11 +248,11 @@ async def _states(session, rng, now, wanted, key, buckets, only) -> None:
             if state == "paused":
                 bucket.paused_by_reason[reason or "(none)"] += seconds
 
-    rows = await session.stream(
+    rows = stream_rows(
+        session,
         select(L.c.agent_id, L.c.state, L.c.reason, L.c.at)
         .where(L.c.at >= start, L.c.at < end, *agents)
-        .order_by(L.c.at, L.c.id)
-        .execution_options(yield_per=2000)
+        .order_by(L.c.at, L.c.id),
     )
     async for agent, state, reason, at in rows:
         if agent in current:
@@ -263,17 +264,16 @@ async def _states(session, rng, now, wanted, key, buckets, only) -> None:
 
 async def _calls(session, rng, wanted, key, buckets, only) -> None:
     mine = [] if only is None else [Interaction.agent_id.in_(only)]
-    calls = await session.stream(
-        select(Interaction.agent_id, Interaction.direction, Interaction.started_at)
-        .where(
+    calls = stream_rows(
+        session,
+        select(Interaction.agent_id, Interaction.direction, Interaction.started_at).where(
             Interaction.kind == InteractionKind.CALL,
             Interaction.agent_id.is_not(None),
             Interaction.connected_at.is_not(None),
             Interaction.started_at >= rng.start,
             Interaction.started_at < rng.end,
             *mine,
-        )
-        .execution_options(yield_per=2000)
+        ),
     )
     async for uid, direction, started_at in calls:
         if not wanted(uid):
@@ -286,7 +286,8 @@ async def _calls(session, rng, wanted, key, buckets, only) -> None:
     codes = await right_party_codes(session)
     if not codes:
         return
-    rpc = await session.stream(
+    rpc = stream_rows(
+        session,
         select(CallDisposition.user_id, Interaction.started_at)
         .join(Interaction, Interaction.id == CallDisposition.interaction_id)
         .where(
@@ -294,8 +295,7 @@ async def _calls(session, rng, wanted, key, buckets, only) -> None:
             *([] if only is None else [CallDisposition.user_id.in_(only)]),
             Interaction.started_at >= rng.start,
             Interaction.started_at < rng.end,
-        )
-        .execution_options(yield_per=2000)
+        ),
     )
     async for uid, started_at in rpc:
         if wanted(uid):

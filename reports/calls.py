@@ -15,7 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models import Direction, Interaction, InteractionKind, User
-from reports.common import Column, ReportError, ReportRange, Scope
+from reports.common import Column, ReportError, ReportRange, Scope, stream_rows
 from reports.tables import recordings as R
 
 MAX_PAGE = 500
@@ -153,6 +153,5 @@ async def stream_calls(
     query = _query(
         rng, scope, queue=queue, agent_id=agent_id, direction=direction, campaign=campaign
     )
-    result = await session.stream(query.execution_options(yield_per=1000))
-    async for r in result:
+    async for r in stream_rows(session, query, 1000):
         yield _row(r)

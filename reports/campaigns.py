@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models import Interaction, PromiseStatus, PromiseToPay
-from reports.common import Column, Report, ReportRange, choice, share
+from reports.common import Column, Report, ReportRange, choice, share, stream_rows
 from reports.tables import dialer_attempts as A
 from reports.tables import dialer_campaigns as C
 
@@ -113,7 +113,8 @@ async def campaign_report(
     def key(cid: int, day: date) -> Any:
         return day if breakdown == "day" else cid
 
-    rows = await session.stream(
+    rows = stream_rows(
+        session,
         select(
             A.c.campaign_id,
             A.c.started_at,
@@ -121,9 +122,7 @@ async def campaign_report(
             A.c.abandoned,
             A.c.right_party_contact,
             A.c.agent_id,
-        )
-        .where(*where)
-        .execution_options(yield_per=2000)
+        ).where(*where),
     )
     async for cid, started, outcome, abandoned, rpc, agent in rows:
         day = rng.local_day(started)

@@ -31,7 +31,7 @@ from crm_core.models import (
     PromiseToPay,
 )
 from reports.agents import collected_on_promise, payments_by_debt
-from reports.common import ZERO, Column, Report, ReportRange, Scope, choice, share
+from reports.common import ZERO, Column, Report, ReportRange, Scope, choice, share, stream_rows
 
 BREAKDOWNS = ("creditor", "day")
 
@@ -159,11 +159,11 @@ async def collections_report(
             bucket.plans += 1
             bucket.plans_total += total
     if scope.everyone:
-        payments = await session.stream(
+        payments = stream_rows(
+            session,
             select(Debt.creditor, Payment.paid_on, Payment.amount)
             .join(Debt, Debt.id == Payment.debt_id)
-            .where(Payment.paid_on >= rng.first, Payment.paid_on <= rng.last, *creditor_filter)
-            .execution_options(yield_per=2000)
+            .where(Payment.paid_on >= rng.first, Payment.paid_on <= rng.last, *creditor_filter),
         )
         async for name, paid_on, amount in payments:
             bucket = buckets[paid_on.isoformat() if breakdown == "day" else name]

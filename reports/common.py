@@ -3,7 +3,7 @@ the result's shape, and the buckets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -168,3 +168,12 @@ def choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
 
 
 ZERO = Decimal("0.00")
+
+
+async def stream_rows(session: AsyncSession, query: Any, size: int = 2000) -> AsyncIterator[Any]:
+    """The query's rows from a database cursor, fetched `size` at a time (one hop to the
+    driver per batch, not per row), so memory holds one batch however long the range."""
+    result = await session.stream(query.execution_options(yield_per=size))
+    async for partition in result.partitions(size):
+        for row in partition:
+            yield row

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models import Direction, Interaction, InteractionKind, QueueDefinition
-from reports.common import Column, Report, ReportError, ReportRange, choice, share
+from reports.common import Column, Report, ReportError, ReportRange, choice, share, stream_rows
 
 BREAKDOWNS = ("queue", "day", "interval")
 INTERVALS = (15, 30, 60)
@@ -148,11 +148,10 @@ async def queue_report(
     if queue:
         query = query.where(Interaction.queue == queue)
     buckets: dict[str, _Bucket] = defaultdict(_Bucket)
-    async for name, started, answered, connected, ended, transitions in await session.stream(
-        query.execution_options(yield_per=2000)
-    ):
+    start, end = rng.start, rng.end
+    async for name, started, answered, connected, ended, transitions in stream_rows(session, query):
         entered = queue_entry(started, answered, transitions)
-        if not rng.start <= entered < rng.end:
+        if not start <= entered < end:
             continue
         if breakdown == "queue":
             k = name
