@@ -45,6 +45,7 @@ class Session:
         self.challenge = ""
         self.held: list[bytes] | None = None  # events queued during a synchronous Originate
         self.closed = False
+        self.peer_gone = asyncio.Event()  # the client closed its side (or the connection broke)
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}"
         self.session_id = f"0x{random.getrandbits(48):012x}"
@@ -118,6 +119,15 @@ class Session:
         self.closed = True
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.writer.drain()
+        # Goodbye the way TCP peers say it: FIN after everything sent, then close once the
+        # client has closed too (bounded). Closing with the client's last actions unread would
+        # reset the connection, and a reset makes the client's OS drop what it had received
+        # but not yet read: the events just sent (a shutdown's hangups).
+        with contextlib.suppress(ConnectionError, RuntimeError, OSError, TimeoutError):
+            if self.writer.can_write_eof() and not self.writer.is_closing():
+                self.writer.write_eof()
+                async with asyncio.timeout(1.0):
+                    await self.peer_gone.wait()
         self.writer.close()
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.writer.wait_closed()
@@ -232,7 +242,7 @@ class AmiServer:
         session.write(BANNER)
         self.sessions.add(session)
         try:
-            while not session.closed:
+            while True:  # until the client closes: after our goodbye, what it sends is dropped
                 try:
                     action = await read_action(session.reader)
                 except (FramingError, ConnectionError, asyncio.IncompleteReadError) as exc:
@@ -240,9 +250,12 @@ class AmiServer:
                     break
                 if action is None:
                     break
+                if session.closed:
+                    continue
                 self.clock.touch()
                 await self.dispatch(session, action)
         finally:
+            session.peer_gone.set()
             self.sessions.discard(session)
             await session.close()
 
