@@ -44,11 +44,11 @@ async def desk_campaigns(request: web.Request) -> web.Response:
 async def join_campaign(request: web.Request) -> web.Response:
     principal = require(request)
     require_active_tab(request, principal)
-    seats = seats_of(request)
     body = await read_json(request)
     campaign_id = body.get("campaign_id")
     if not isinstance(campaign_id, int) or isinstance(campaign_id, bool):
         raise invalid("campaign_id", "a campaign id (integer)")
+    seats = seats_of(request)
     try:
         seat = await seats.join(principal.agent_id, campaign_id)
     except SeatError as exc:
