@@ -122,6 +122,21 @@ def _rss_mib() -> float:
     return 0.0
 
 
+def _sqlite_mib() -> float:
+    """Memory SQLite itself holds (every connection's page cache, schemas, statements), from
+    sqlite3_status64(SQLITE_STATUS_MEMORY_USED); 0 when the library cannot be reached."""
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libsqlite3.so.0")
+    except OSError:
+        return 0.0
+    used, peak = ctypes.c_int64(), ctypes.c_int64()
+    if lib.sqlite3_status64(0, ctypes.byref(used), ctypes.byref(peak), 0) != 0:
+        return 0.0
+    return used.value / 2**20
+
+
 def _proc_rss_mib(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -208,6 +223,7 @@ async def node_main(args: argparse.Namespace) -> None:
                 "t": round(time.monotonic() - started, 1),
                 "calls": calls,
                 "rss_mib": round(_rss_mib(), 2),
+                "sqlite_mib": round(_sqlite_mib(), 2),
                 "fds": len(os.listdir("/proc/self/fd")),
                 "tasks": len(asyncio.all_tasks()),
                 "bus_depth_total": sum(depths.values()),
@@ -431,6 +447,7 @@ def growth(samples: list[dict], warmup_s: float) -> dict[str, float]:
         "rss_start": first["rss_mib"],
         "rss_end": last["rss_mib"],
         "rss_growth": last["rss_mib"] - first["rss_mib"],
+        "sqlite_growth": last.get("sqlite_mib", 0.0) - first.get("sqlite_mib", 0.0),
         "rss_slope_per_10k": slope * 10_000,
         # fds and tasks come and go with the calls in flight: the fewest seen in the last
         # quarter of the measured samples against the fewest in the first quarter
@@ -508,7 +525,8 @@ def drive(args: argparse.Namespace) -> None:
                     going = True
                 print(
                     f"{key.data:6} t={sample['t']:7.0f}s calls={sample['calls']:6} "
-                    f"rss={sample['rss_mib']:7.1f}MiB fds={sample['fds']:4} "
+                    f"rss={sample['rss_mib']:7.1f}MiB (sqlite {sample['sqlite_mib']:.1f}) "
+                    f"fds={sample['fds']:4} "
                     f"tasks={sample['tasks']:4} bus={sample['bus_depth_total']:5}"
                     f"(max {sample['bus_depth_max']} {sample['bus_deepest']}) "
                     f"db={sample['db_bytes'] / 2**20:.1f}MiB "
@@ -552,6 +570,7 @@ def report(samples: dict[str, list[dict]], warmup_s: float, args: argparse.Names
         ("RSS at warm-up end, MiB", "rss_start", "{:.1f}"),
         ("RSS at end, MiB", "rss_end", "{:.1f}"),
         ("RSS growth, MiB", "rss_growth", "{:+.2f}"),
+        ("of which SQLite's own memory (page caches), MiB", "sqlite_growth", "{:+.2f}"),
         ("open fds growth (fewest, last vs first quarter)", "fd_growth", "{:+.0f}"),
         ("asyncio tasks growth (same)", "task_growth", "{:+.0f}"),
         ("bus queue depth, max", "bus_depth_max", "{:.0f}"),
@@ -583,6 +602,9 @@ def report(samples: dict[str, list[dict]], warmup_s: float, args: argparse.Names
                 "task_growth": loaded["task_growth"],
                 "calls": loaded["calls"],
                 "rss_slope_mib_per_10k_calls": round(loaded["rss_slope_per_10k"], 3),
+                "sqlite_growth_mib_per_10k_calls": round(
+                    loaded["sqlite_growth"] * 10_000 / calls, 3
+                ),
                 "idle_rss_growth_mib": round(idle["rss_growth"], 3),
                 "idle_fd_growth": idle["fd_growth"],
                 "idle_task_growth": idle["task_growth"],
