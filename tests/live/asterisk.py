@@ -151,6 +151,12 @@ class LivePbx:
         assert n == 1, "manager_callboard.conf has no secret line"
         kit_user.write_text(text)
 
+        # asterisk.conf: transmit_silence in [options]
+        options = etc / "asterisk.conf"
+        options.write_text(
+            _insert_after_section(options.read_text(), "options", ["transmit_silence = yes"])
+        )
+
         # confbridge.conf: the #include
         conf = etc / "confbridge.conf"
         conf.write_text(conf.read_text() + '\n#include "callboard/confbridge_callboard.conf"\n')
