@@ -1,7 +1,9 @@
 """REST API for operators' data: contacts, cards, calls, interactions, tasks.
 
-Operators see only their own calls and the cards they were offered or searched for; every card
-view is written to the audit log. Supervisors and admins may open any card (still audited).
+Operators see only their own calls and the cards they were offered; a search only identifies a
+caller (crm_core.search_scope: a minimum query, a small page, masked numbers, a rate per user,
+every search audited), and a hit's card opens with a purpose, for a while. Every card view is
+written to the audit log. Supervisors and admins may open any card (still audited).
 """
 
 from __future__ import annotations
@@ -24,19 +26,33 @@ from agent_desktop.errors import (
     query_id,
     read_json,
 )
-from agent_desktop.keys import BOARD, DEPS
+from agent_desktop.keys import BOARD, DEPS, SEARCH_SCOPE
 from agent_desktop.principal import Principal
 from agent_desktop.security import client_address, require
 from crm_core import audit
 from crm_core.card import public_recording_ref
 from crm_core.interactions import InteractionLog
 from crm_core.models import Interaction, Task
+from crm_core.search_scope import PURPOSES, SearchRefused, too_short_message
 from crm_core.tasks import complete_task, task_scope
 
 SEARCH_MAX = 100  # characters of a contact search
 
 
 OBJECT = {"type": "object"}
+
+
+class TooManyRequests(ApiError):
+    """429 with Retry-After (whole seconds)."""
+
+    def __init__(self, exc: SearchRefused) -> None:
+        self.retry_after = int(exc.retry_after) + 1
+        super().__init__(429, "search.too_many", str(exc), {"retry_after": self.retry_after})
+
+    def response(self) -> web.Response:
+        response = super().response()
+        response.headers["Retry-After"] = str(self.retry_after)
+        return response
 
 
 async def _may_open(request: web.Request, principal: Principal, contact_id: int) -> bool:
@@ -47,8 +63,9 @@ async def _open_reason(
     request: web.Request, principal: Principal, contact_id: int
 ) -> dict[str, str] | None:
     """Why this user may open this card, from the server's own records (None: they may not):
-    the call on their desk, an offer (screen pop), a search or a contact they created, one of
-    their own past calls, or their supervisor role. Never from the client."""
+    the call on their desk, an offer (screen pop) or a contact they created, a card they opened
+    from a search lately, one of their own past calls, or their supervisor role. Never from the
+    client (a search hit needs a purpose first: `get_card`)."""
     board = request.app[BOARD]
     call = board.current_call(principal.agent_id)
     if call is not None and call.contact_id == contact_id:
@@ -56,6 +73,9 @@ async def _open_reason(
     granted = board.grant_reason(principal.agent_id, contact_id)
     if granted is not None:
         return granted
+    searched = request.app[SEARCH_SCOPE].granted(principal.user_id, contact_id)
+    if searched is not None:  # a card they opened from a search lately, with a purpose
+        return searched
     async with request.app[DEPS].db.session() as session:  # their own past calls
         row = await session.execute(
             select(Interaction.linkedid)
@@ -88,13 +108,64 @@ async def me(request: web.Request) -> web.Response:
 async def search_contacts(request: web.Request) -> web.Response:
     principal = require(request)
     deps = request.app[DEPS]
+    scope = request.app[SEARCH_SCOPE]
     query = plain_text(request.query.get("q", ""), "q", SEARCH_MAX)
+    wide = principal.is_supervisor
+    try:
+        scope.admit(principal.user_id, wide)  # counted before anything else, refusals too
+    except SearchRefused as exc:
+        raise TooManyRequests(exc) from None
     async with deps.db.session() as session:
-        hits = await contacts.search(session, query, deps.settings.center.default_region)
-    board = request.app[BOARD]
-    for hit in hits:
-        board.grant(principal.agent_id, hit.contact_id, "search")
+        try:
+            hits = await contacts.search(
+                session,
+                query,
+                deps.settings.center.default_region,
+                limit=scope.page(wide),
+                privacy=scope.privacy,
+            )
+            refused = ""
+        except contacts.QueryTooShort:
+            hits, refused = [], "too_short"
+        audit.record(
+            session,
+            at=deps.clock.now(),
+            user_id=principal.user_id,
+            action="search",
+            object_type="contact",
+            remote_addr=client_address(request),
+            query=query,
+            hits=len(hits),
+            **({"refused": refused} if refused else {}),
+        )
+        await session.commit()
+    if refused:
+        raise ApiError(
+            422, "search.query_too_short", too_short_message(scope.privacy), {"field": "q"}
+        )
+    scope.found(principal.user_id, query, [h.contact_id for h in hits])
     return web.json_response({"items": [h.to_dict() for h in hits]})
+
+
+def _open_searched(
+    request: web.Request, principal: Principal, contact_id: int, purpose: str | None
+) -> dict[str, str] | None:
+    """Opens a recent search hit's card for a purpose (a grant: bounded, expiring), or None
+    when no recent search of theirs found it."""
+    scope = request.app[SEARCH_SCOPE]
+    if scope.hit(principal.user_id, contact_id) is None:
+        return None
+    if purpose not in PURPOSES:
+        raise ApiError(
+            422,
+            "search.purpose_needed",
+            f"say why you open this card: purpose = {' | '.join(PURPOSES)}",
+            {"field": "purpose", "choices": list(PURPOSES)},
+        )
+    try:
+        return scope.open(principal.user_id, contact_id, purpose)
+    except SearchRefused as exc:
+        raise TooManyRequests(exc) from None
 
 
 async def create_contact(request: web.Request) -> web.Response:
@@ -159,7 +230,9 @@ async def bind_contact(request: web.Request) -> web.Response:
     if not isinstance(contact_id, int) or isinstance(contact_id, bool):
         raise invalid("contact_id", "must be a number")
     if not await _may_open(request, principal, contact_id):
-        raise ApiError(403, "auth.forbidden", "search for the contact first")
+        # binding a hit to one's own live call is opening it for the caller on the line
+        if _open_searched(request, principal, contact_id, "caller_on_line") is None:
+            raise ApiError(403, "auth.forbidden", "search for the contact first")
     try:
         async with deps.db.session() as session:
             card = await contacts.view_card(
@@ -182,6 +255,8 @@ async def get_card(request: web.Request) -> web.Response:
     principal = require(request)
     contact_id = path_id(request, "contact_id")
     why = await _open_reason(request, principal, contact_id)
+    if why is None:
+        why = _open_searched(request, principal, contact_id, request.query.get("purpose"))
     if why is None:
         raise ApiError(403, "auth.forbidden", "this card was neither offered to you nor searched")
     deps = request.app[DEPS]
@@ -308,7 +383,9 @@ ROUTES = (
         "GET",
         "/api/contacts",
         search_contacts,
-        "Search contacts by name, phone or reference",
+        "Identify a caller: at least 3 letters of a name, 4 digits of a number, or an exact"
+        " account reference (else 422 search.query_too_short); a page of hits (name, masked"
+        " numbers, debt references); rate-limited per user (429 with Retry-After); audited",
         "operator",
         query=(("q", "name, phone number or reference"),),
     ),
@@ -332,8 +409,11 @@ ROUTES = (
         "GET",
         "/api/contacts/{contact_id}/card",
         get_card,
-        "A contact's card (audited)",
+        "A contact's card (audited). A card found only by a search needs purpose ="
+        " caller_on_line | callback | payment (else 422 search.purpose_needed); it then stays"
+        " open to you for [privacy] search_grant_ttl_s, at most search_grants_max at once (429)",
         "operator",
+        query=(("purpose", "why you open a card found by a search"),),
     ),
     ApiRoute("GET", "/api/calls/{linkedid}", get_call, "One call by its Linkedid", "operator"),
     ApiRoute(

@@ -41,6 +41,7 @@ from agent_desktop.keys import (
     HUB,
     PROXIES,
     RENDERER,
+    SEARCH_SCOPE,
     SESSIONS,
     THROTTLE,
     DesktopDeps,
@@ -56,6 +57,7 @@ from agent_desktop.supervisor_views import (
 )
 from agent_desktop.throttle import LoginThrottle, TrustedProxies
 from agent_desktop.ws import websocket
+from crm_core.search_scope import SearchScope
 
 STATIC = Path(__file__).parent / "static"
 API_ROUTES = (
@@ -97,6 +99,7 @@ def create_app(deps: DesktopDeps) -> web.Application:
     )
     app[PROXIES] = TrustedProxies(web_settings.trusted_proxies)
     app[BOARD] = board
+    app[SEARCH_SCOPE] = SearchScope(deps.clock, deps.settings.privacy)
     app[HUB] = hub
     app[RENDERER] = Renderer()
     _routes(app)

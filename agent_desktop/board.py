@@ -40,8 +40,8 @@ PANEL = "panel"
 HISTORY_POINTS = 240  # one hour at one point per 15 s
 # Contacts an operator may open, per operator, most recent kept: a node runs for weeks and an
 # operator meets hundreds of debtors a day, so the grants are bounded. 200 is more than a day's
-# calls and searches of one operator; the current call's grant is always the newest, and an
-# older card is found again by a search (which grants it again).
+# calls of one operator; the current call's grant is always the newest. (Cards opened from a
+# search are granted by crm_core.search_scope: with a purpose, expiring, fewer.)
 GRANTS_PER_AGENT = 200
 HANDLING = frozenset({AgentState.ON_CALL, AgentState.WRAP_UP})
 

@@ -12,15 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core import audit
 from crm_core.card import Card
+from crm_core.config import PrivacySettings
 from crm_core.lookup import card_for_contact
 from crm_core.models import Contact, ContactPhone, Debt, Phone
 from crm_core.phones import InvalidPhoneNumber, normalise, try_normalise
+from crm_core.search_scope import long_enough, mask_number
 
 SEARCH_LIMIT = 25
 
 
+class QueryTooShort(ValueError):
+    """Too little of a name or a number, and not an exact account reference."""
+
+
 @dataclass(frozen=True, slots=True)
 class ContactHit:
+    """What identifies a caller, and no more: name, masked numbers, debt references."""
+
     contact_id: int
     name: str
     external_ref: str | None
@@ -31,47 +39,66 @@ class ContactHit:
         return {
             "contact_id": self.contact_id,
             "name": self.name,
-            "external_ref": self.external_ref,
-            "phones": list(self.phones),
+            "phones": [mask_number(p) for p in self.phones],
             "references": list(self.references),
         }
 
 
-async def search(session: AsyncSession, query: str, default_region: str) -> list[ContactHit]:
-    """By phone number (any format), by debt or contact reference, or by name."""
+async def search(
+    session: AsyncSession,
+    query: str,
+    default_region: str,
+    *,
+    limit: int = SEARCH_LIMIT,
+    privacy: PrivacySettings | None = None,
+) -> list[ContactHit]:
+    """By phone number (any format), by debt or contact reference, or by name. A query shorter
+    than the `[privacy]` minimum is searched as an exact reference only (`QueryTooShort` if it
+    is none)."""
+    privacy = privacy or PrivacySettings()
     query = query.strip()
-    if len(query) < 2:
-        return []
+    exact_only = not long_enough(query, privacy)
+    if not query:
+        raise QueryTooShort(query)
     ids: list[int] = []
     e164 = try_normalise(query, default_region) if any(c.isdigit() for c in query) else None
-    if e164 is not None:
+    if e164 is not None and not exact_only:
         rows = await session.execute(
             select(ContactPhone.contact_id)
             .join(Phone, Phone.id == ContactPhone.phone_id)
             .where(Phone.e164 == e164)
+            .limit(limit)
         )
         ids += [r[0] for r in rows]
     rows = await session.execute(
-        select(Debt.contact_id).where(Debt.reference == query).limit(SEARCH_LIMIT)
+        select(Debt.contact_id).where(Debt.reference == query).limit(limit)
     )
     ids += [r[0] for r in rows]
-    pattern = f"%{_escape_like(query.lower())}%"
-    full_name = func.lower(Contact.first_name + " " + Contact.last_name)
-    rows = await session.execute(
-        select(Contact.id)
-        .where(
-            or_(
-                Contact.external_ref == query,
-                full_name.like(pattern, escape="\\"),
-                func.lower(Contact.last_name).like(pattern, escape="\\"),
-                func.lower(Contact.company_name).like(pattern, escape="\\"),
-            )
+    if exact_only:
+        rows = await session.execute(
+            select(Contact.id).where(Contact.external_ref == query).limit(limit)
         )
-        .order_by(Contact.last_name, Contact.first_name)
-        .limit(SEARCH_LIMIT)
-    )
-    ids += [r[0] for r in rows]
-    unique = list(dict.fromkeys(ids))[:SEARCH_LIMIT]
+        ids += [r[0] for r in rows]
+        if not ids:
+            raise QueryTooShort(query)
+    else:
+        pattern = f"%{_escape_like(query.lower())}%"
+        full_name = func.lower(Contact.first_name + " " + Contact.last_name)
+        rows = await session.execute(
+            select(Contact.id)
+            .where(
+                or_(
+                    Contact.external_ref == query,
+                    full_name.like(pattern, escape="\\"),
+                    func.lower(Contact.last_name).like(pattern, escape="\\"),
+                    func.lower(Contact.company_name).like(pattern, escape="\\"),
+                )
+            )
+            .order_by(Contact.last_name, Contact.first_name)
+            .limit(limit)
+        )
+        ids += [r[0] for r in rows]
+    unique = list(dict.fromkeys(ids))[:limit]
     return await _hits(session, unique)
 
 
@@ -199,6 +226,7 @@ async def view_card(
     remote_addr: str,
     reason: str,
     linkedid: str = "",
+    **context: str,
 ) -> Card:
     """The card, with the look written to the audit log in the same transaction. `reason` (and
     the call's `linkedid`) come from the server's own context, never from the client."""
@@ -213,6 +241,7 @@ async def view_card(
         remote_addr=remote_addr,
         reason=reason,
         **({"linkedid": linkedid} if linkedid else {}),
+        **context,  # a search's purpose and query
     )
     await session.commit()
     return card

@@ -121,6 +121,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "last_name": ("Last name", "Фамилия"),
     "create": ("Create", "Создать"),
     "open": ("Open", "Открыть"),
+    "purpose": ("Why you open it", "Зачем открываете"),
+    "purpose_caller_on_line": ("Caller on the line", "Клиент на линии"),
+    "purpose_callback": ("Callback", "Обратный звонок"),
+    "purpose_payment": ("Payment", "Платёж"),
     "bind": ("This caller", "Это абонент"),
     "read_only_tab": (
         "This tab is read-only: calls are handled in another tab.",

@@ -18,6 +18,7 @@ from crm_core.clock import Clock, SystemClock
 from crm_core.config import Settings
 from crm_core.db import Database
 from crm_core.dispositions import DEFAULT_DISPOSITIONS, DispositionCode
+from crm_core.search_scope import SearchScope
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,5 +47,6 @@ SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 PROXIES = web.AppKey("proxies", TrustedProxies)
 BOARD = web.AppKey("board", LiveBoard)
+SEARCH_SCOPE = web.AppKey("search_scope", SearchScope)
 HUB = web.AppKey("hub", Hub)
 RENDERER = web.AppKey("renderer", Renderer)

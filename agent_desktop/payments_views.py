@@ -2,8 +2,9 @@
 calls of the domain, its refusals as API errors. No rule lives here.
 
 - `POST /api/debts/{debt_id}/payments`: post a payment (the desk's form and integrators); an
-  operator may post on a debt whose card they may open (their call, an offer, a search, their
-  own past call); supervisors on any. A repeat with the same reference answers the first post.
+  operator may post on a debt whose card they may open (their call, an offer, a card opened
+  from a search with a purpose, their own past call); supervisors on any. A repeat with the
+  same reference answers the first post.
 - `GET /api/debts/{debt_id}/payments`: the debt's payments and payment plans.
 - `GET /api/collections/due`: promises and instalments due today and missed yesterday
   (supervisors).

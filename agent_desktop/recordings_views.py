@@ -32,7 +32,7 @@ from agent_desktop.errors import (
     query_int,
 )
 from agent_desktop.hub import Hub
-from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER
+from agent_desktop.keys import BOARD, DEPS, HUB, RENDERER, SEARCH_SCOPE
 from agent_desktop.ports import agent_id_for
 from agent_desktop.principal import Principal
 from agent_desktop.security import SESSION, current, require, require_supervisor
@@ -252,8 +252,11 @@ def _item(
 
 
 async def _may_open_contact(request: web.Request, principal: Principal, contact_id: int) -> bool:
-    """The card rule of the desk: offered, searched, one of your calls, or a supervisor."""
+    """The card rule of the desk: offered, opened from a search (with a purpose, lately), one of
+    your calls, or a supervisor."""
     if principal.is_supervisor or request.app[BOARD].may_open(principal.agent_id, contact_id):
+        return True
+    if request.app[SEARCH_SCOPE].granted(principal.user_id, contact_id) is not None:
         return True
     async with request.app[DEPS].db.session() as session:
         own = await session.scalar(

@@ -144,6 +144,27 @@ class RecordingsSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """Contact search for operators is for identifying a caller, not for browsing the debtor
+    base (crm_core/search_scope.py; SECURITY.md, *contact search*)."""
+
+    # a query needs this many letters, or this many digits, or to be an exact account reference
+    search_min_letters: int = 3
+    search_min_digits: int = 4
+    # hits returned at most (operators; supervisors and admins)
+    search_page_operator: int = 20
+    search_page_supervisor: int = 100
+    # searches per user within the window (then 429 with Retry-After)
+    search_rate_window_s: float = 600.0
+    search_rate_operator: int = 30
+    search_rate_supervisor: int = 120
+    # a hit may be opened (with a purpose) this long after the search, and a card opened from a
+    # search stays open to its operator as long; at most `search_grants_max` such cards at once
+    search_grant_ttl_s: float = 1800.0
+    search_grants_max: int = 20
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     center: CenterSettings = field(default_factory=CenterSettings)
@@ -155,6 +176,7 @@ class Settings:
     dispositions: DispositionSettings = field(default_factory=DispositionSettings)
     recordings: RecordingsSettings = field(default_factory=RecordingsSettings)
     payments: PaymentSettings = field(default_factory=PaymentSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -288,6 +310,9 @@ def _validate(settings: Settings, source: str) -> None:
                 f"{where}: {pattern!r} matches international or long numbers; an extension is"
                 " a short internal number (at most 8 digits)"
             )
+    for key in (f.name for f in dataclasses.fields(PrivacySettings)):
+        if getattr(settings.privacy, key) <= 0:
+            raise ConfigError(f"{source}: [privacy] {key}: must be greater than 0")
     if "{number}" not in settings.ami.number_endpoint:
         raise ConfigError(f"{source}: [ami] number_endpoint: must contain {{number}}")
     for section, key in (("ami", "port"), ("agi", "port"), ("web", "port")):

@@ -228,7 +228,7 @@
     const q = $("search-q").value.trim();
     const list = $("search-results");
     clear(list);
-    if (q.length < 2) return;
+    if (!q) return;  // the server says what is too short (422 search.query_too_short)
     try {
       const result = await api("GET", "/api/contacts?q=" + encodeURIComponent(q));
       if (!result.items.length) list.append(el("li", {className: "muted", text: t("none")}));
@@ -236,7 +236,8 @@
         const open = el("button", {className: "btn small", type: "button", text: t("open")});
         open.addEventListener("click", async () => {
           try {
-            const card = await api("GET", "/api/contacts/" + hit.contact_id + "/card");
+            const purpose = encodeURIComponent($("search-purpose").value);
+            const card = await api("GET", "/api/contacts/" + hit.contact_id + "/card?purpose=" + purpose);
             $("no-call").hidden = true; $("call").hidden = false; $("unknown").hidden = true;
             renderCard(card);
           } catch (err) { fail(err); }

@@ -323,7 +323,8 @@ async def test_searching_grants_the_card_and_every_view_is_audited(client, env, 
     assert [h["name"] for h in by_phone["items"]] == ["Ivan Petrov"]
     by_name = await (await client.get("/api/contacts", params={"q": "petr"})).json()
     assert [h["contact_id"] for h in by_name["items"]] == [env.contact_id]
-    card = await client.get(url)
+    assert (await client.get(url)).status == 422  # a hit opens with a purpose
+    card = await client.get(url, params={"purpose": "caller_on_line"})
     assert card.status == 200
     assert (await card.json())["debts"][0]["reference"] == "NW-778812"
     async with env.db.session() as session:

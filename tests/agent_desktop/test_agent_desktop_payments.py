@@ -34,9 +34,15 @@ from tests.agent_desktop.test_agent_desktop_desk import (
 
 
 async def _grant(client, csrf: str) -> None:
-    """The operator searches for the debtor: their card (and debts) may be opened."""
+    """The operator searches for the debtor and opens the card to take a payment: its debts
+    may be posted on."""
     found = await client.get("/api/contacts", params={"q": "NW-778812"})
-    assert found.ok and (await found.json())["items"]
+    assert found.ok
+    (hit,) = (await found.json())["items"]
+    opened = await client.get(
+        f"/api/contacts/{hit['contact_id']}/card", params={"purpose": "payment"}
+    )
+    assert opened.status == 200
 
 
 async def test_an_operator_posts_a_payment_through_the_api(client, env, sign_in):

@@ -29,10 +29,12 @@ async def test_the_card_view_reason_is_the_servers_not_the_clients(client, env, 
     await sign_in(client, "op1")
     hits = await (await client.get("/api/contacts", params={"q": "Petrov"})).json()
     assert [h["contact_id"] for h in hits["items"]] == [env.contact_id]
-    card = await client.get(f"/api/contacts/{env.contact_id}/card", params={"reason": JUNK})
+    card = await client.get(
+        f"/api/contacts/{env.contact_id}/card", params={"reason": JUNK, "purpose": "callback"}
+    )
     assert card.status == 200
-    (searched,) = await card_views(env)
-    assert searched.detail == {"reason": "search"}
+    (searched,) = await card_views(env)  # the purpose is one of a fixed list (finding 4)
+    assert searched.detail == {"reason": "search", "purpose": "callback", "query": "Petrov"}
 
     env.bus.publish(  # a screen pop of the other contact: its card is opened for that call
         AgentOffered(
