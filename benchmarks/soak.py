@@ -262,26 +262,44 @@ def _census(*, holders: bool) -> tuple[float, dict[str, int], list[tuple[int, st
     """Live objects by type, and the largest containers with who holds them: what grows."""
     counts: dict[str, int] = {}
     big: list[tuple[int, str]] = []
-    for obj in gc.get_objects():
+    objects = gc.get_objects()
+    for obj in objects:
         kind = type(obj)
         name = f"{kind.__module__}.{kind.__qualname__}"
         counts[name] = counts.get(name, 0) + 1
         if holders and isinstance(obj, dict | list | set | deque) and len(obj) >= 200:
-            big.append((len(obj), f"{name} held by {_holder(obj)}"))
+            big.append((len(obj), f"{name} held by {_holder(obj, skip=objects)}"))
+    del objects
     big.sort(reverse=True)
     return time.monotonic(), counts, big[:30]
 
 
-def _holder(obj: object) -> str:
+def _holder(obj: object, depth: int = 0, *, skip: object = None) -> str:
+    """Who holds a container: an object's attribute, a module's global, a slot, or (one level
+    up) the container holding it; with a sample of its items to recognise it."""
+    sample = ""
+    if depth == 0:
+        items = list(obj.items())[:2] if isinstance(obj, dict) else list(obj)[:2]  # type: ignore[call-overload]
+        sample = f"  e.g. {repr(items)[:160]}"
     for ref in gc.get_referrers(obj):
+        if ref is skip:
+            continue
         if isinstance(ref, dict):
+            attr = next((k for k, v in ref.items() if v is obj), None)
+            if attr is None:
+                continue
             for owner in gc.get_referrers(ref):
                 if getattr(owner, "__dict__", None) is ref:
-                    attr = next((k for k, v in ref.items() if v is obj), "?")
-                    return f"{type(owner).__module__}.{type(owner).__qualname__}.{attr}"
-        elif hasattr(type(ref), "__slots__") and not isinstance(ref, list | tuple | dict):
-            return f"{type(ref).__module__}.{type(ref).__qualname__} (slots)"
-    return "?"
+                    return f"{type(owner).__module__}.{type(owner).__qualname__}.{attr}{sample}"
+            if "__name__" in ref:
+                return f"module {ref['__name__']}.{attr}{sample}"
+        elif type(ref).__name__ in ("frame", "cell", "function", "generator", "coroutine"):
+            continue
+        elif hasattr(type(ref), "__slots__") and not isinstance(ref, list | tuple | dict | set):
+            return f"{type(ref).__module__}.{type(ref).__qualname__} (slots){sample}"
+        elif depth < 1 and isinstance(ref, list | tuple | dict | set) and ref is not obj:
+            return f"in a {type(ref).__name__} held by {_holder(ref, depth + 1, skip=skip)}{sample}"
+    return f"?{sample}"
 
 
 def _write_census(
