@@ -8,6 +8,13 @@ outside the caller's scope is refused (403), never answered with an empty report
 - `GET /api/reports/{agents,queues,campaigns,collections}`: `from`, `to` (local dates, the
   center's time zone; the last 7 days by default), `breakdown` and the report's filters;
   `format=csv` streams the CSV (formula-neutralised) instead of JSON.
+- `GET /api/reports/liquidation`: the liquidation stair-step of the debts placed from `from` to
+  `to` (the last 12 months by default) by placement month, `months` (1 to 36, 12 by default)
+  columns, collections counted to today; `creditor`, `segment` filters.
+- `GET /api/reports/roll-rates`: roll rates between days-past-due buckets from each month end
+  of `from`..`to` (the last complete month by default) to the one before; `breakdown` bucket
+  or month; `creditor`, `segment` filters. Both portfolio reports (reports.portfolio) cover a
+  supervisor's team's assigned debts, every debt for administrators.
 - `GET /api/reports/calls`: call detail records, paged (`page`, `per_page` up to 500);
   `format=csv` streams every call of the range from a database cursor. Each CSV export of call
   records is in the audit log.
@@ -33,15 +40,17 @@ from agent_desktop.principal import Principal
 from agent_desktop.security import SESSION, client_address, require_supervisor
 from crm_core import audit, inputs
 from crm_core.models import Role, User
-from reports import agents, calls, campaigns, collected, export, queues
+from reports import agents, calls, campaigns, collected, export, portfolio, queues
 from reports.common import Report, ReportError, ReportRange, Scope, scope_for
 
-REPORTS = ("agents", "queues", "campaigns", "collections", "calls")
+REPORTS = ("agents", "queues", "campaigns", "collections", "liquidation", "roll-rates", "calls")
 BREAKDOWNS = {
     "agents": agents.BREAKDOWNS,
     "queues": queues.BREAKDOWNS,
     "campaigns": campaigns.BREAKDOWNS,
     "collections": collected.BREAKDOWNS,
+    "liquidation": (),
+    "roll-rates": portfolio.ROLL_BREAKDOWNS,
     "calls": (),
 }
 TITLES = {
@@ -49,6 +58,8 @@ TITLES = {
     "queues": "Queues",
     "campaigns": "Campaigns",
     "collections": "Collections",
+    "liquidation": "Liquidation by placement month",
+    "roll-rates": "Roll rates",
     "calls": "Call detail records",
 }
 DEFAULT_DAYS = 7
@@ -100,14 +111,26 @@ def _whole(request: web.Request, name: str, default: int, low: int, high: int) -
         raise invalid(exc.field, exc.message) from None
 
 
+def _default_range(report: str, today: date, last: date | None) -> tuple[date, date]:
+    """The range when `from` or `to` is not given: the last 7 days; for the liquidation the
+    placement months of the year to `to`; for the roll rates the last complete month."""
+    if report == "roll-rates":
+        last = last or today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    last = last or today
+    if report == "liquidation":
+        back = last.year * 12 + last.month - 1 - 11
+        return date(back // 12, back % 12 + 1, 1), last
+    return last - timedelta(days=DEFAULT_DAYS - 1), last
+
+
 async def _asked(request: web.Request, principal: Principal, report: str) -> Asked:
     today = _today(request)
     try:
-        last = inputs.day(request.query.get("to") or today.isoformat(), "to")
-        first = inputs.day(
-            request.query.get("from") or (last - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
-            "from",
-        )
+        to = request.query.get("to")
+        first, last = _default_range(report, today, inputs.day(to, "to") if to else None)
+        from_ = request.query.get("from")
+        first = inputs.day(from_, "from") if from_ else first
         rng = ReportRange(first, last, _zone(request))
     except inputs.InputError as exc:
         raise invalid(exc.field, exc.message) from None
@@ -141,6 +164,11 @@ async def _asked(request: web.Request, principal: Principal, report: str) -> Ask
         filters["campaign_id"] = _ident(request, "campaign_id")
     if report == "collections":
         filters["creditor"] = _text(request, "creditor")
+    if report in ("liquidation", "roll-rates"):
+        filters["creditor"] = _text(request, "creditor")
+        filters["segment"] = _text(request, "segment")
+    if report == "liquidation":
+        filters["months"] = _whole(request, "months", 12, 1, portfolio.MAX_MONTHS)
     if report == "calls":
         filters["queue"] = _text(request, "queue")
         filters["campaign"] = _text(request, "campaign")
@@ -183,6 +211,25 @@ async def _build(request: web.Request, asked: Asked) -> Report:
                         breakdown=asked.breakdown,
                         campaign_id=f["campaign_id"],
                         abandon_limit=deps.settings.dialer.abandon_limit_pct / 100,
+                    )
+                case "liquidation":
+                    return await portfolio.liquidation_report(
+                        session,
+                        asked.rng,
+                        asked.scope,
+                        as_of=_today(request),
+                        months=f["months"],
+                        creditor=f["creditor"],
+                        segment=f["segment"],
+                    )
+                case "roll-rates":
+                    return await portfolio.roll_rate_report(
+                        session,
+                        asked.rng,
+                        asked.scope,
+                        breakdown=asked.breakdown,
+                        creditor=f["creditor"],
+                        segment=f["segment"],
                     )
                 case _:
                     return await collected.collections_report(
@@ -284,6 +331,13 @@ CHART_SERIES = {
     "queues": (("offered", "Offered"), ("answered", "Answered"), ("abandoned", "Abandoned")),
     "campaigns": (("attempts", "Attempts"), ("connects", "Connects"), ("rpc", "RPC")),
     "collections": (("promised", "Promised"), ("collected", "Collected on promises")),
+    "liquidation": (("m1", "Month 1"), ("m3", "Month 3"), ("m6", "Month 6"), ("m12", "Month 12")),
+    "roll-rates": (
+        ("stayed_rate", "Stayed"),
+        ("forward_rate", "Rolled forward"),
+        ("back_rate", "Cured"),
+        ("paid_off_rate", "Paid off"),
+    ),
 }
 CHART_W, BAR_AREA_H, LABEL_W, MAX_BARS = 720, 14, 160, 40
 
@@ -295,6 +349,11 @@ def chart(report: Report) -> dict[str, Any] | None:
     rows = report.rows[:MAX_BARS]
     if not series or not rows:
         return None
+    kinds = {c.key: c.kind for c in report.columns}
+    series = tuple((key, label) for key, label in series if key in kinds)
+    if not series:
+        return None
+    percent = all(kinds[key] == "percent" for key, _ in series)
     values = [[float(row.get(key) or 0) for key, _ in series] for row in rows]
     top = max((v for group in values for v in group), default=0.0) or 1.0
     span = CHART_W - LABEL_W - 60
@@ -309,7 +368,7 @@ def chart(report: Report) -> dict[str, Any] | None:
                     "w": round(span * value / top, 1),
                     "h": BAR_AREA_H - 3,
                     "series": i,
-                    "value": f"{value:g}",
+                    "value": f"{value * 100:.1f}%" if percent else f"{value:g}",
                 }
             )
         groups.append({"label": str(row.get("label", ""))[:24], "y": y, "bars": bars})
@@ -408,6 +467,21 @@ def setup(app: web.Application) -> None:
 
 
 def _summary(report: str) -> str:
+    if report == "liquidation":
+        return (
+            "Liquidation stair-step: the debts placed from `from` to `to` (the last 12 months by"
+            " default) by placement month, the cumulative share of the placed balance collected"
+            " after 1..months months; format=csv streams it as CSV. Supervisors see their team's"
+            " assigned debts, administrators every debt"
+        )
+    if report == "roll-rates":
+        return (
+            "Roll rates between days-past-due buckets (current, 1-30, 31-60, 61-90, 91-180,"
+            " 180+) from each month end in `from`..`to` (the last complete month by default) to"
+            " the one before: stayed, rolled forward, cured, paid off, by count and balance;"
+            " format=csv streams it as CSV. Supervisors see their team's assigned debts,"
+            " administrators every debt"
+        )
     return (
         f"{TITLES[report]} report for a range of local days (from, to; the last 7 days by"
         " default) with a breakdown and filters; format=csv streams it as CSV. Supervisors see"
@@ -422,6 +496,10 @@ _FILTERS = {
                ("queue", "one queue")),
     "campaigns": (("breakdown", "campaign or day"), ("campaign_id", "one campaign")),
     "collections": (("breakdown", "creditor or day"), ("creditor", "one creditor")),
+    "liquidation": (("months", "columns, 1 to 36 (12)"), ("creditor", "one creditor"),
+                    ("segment", "one portfolio (the debts' segment)")),
+    "roll-rates": (("breakdown", "bucket or month"), ("creditor", "one creditor"),
+                   ("segment", "one portfolio (the debts' segment)")),
 }  # fmt: skip
 _COMMON = (("from", "first local day, YYYY-MM-DD"), ("to", "last local day, YYYY-MM-DD"),
            ("format", "json (default) or csv"))  # fmt: skip
@@ -445,7 +523,7 @@ ROUTES = (
             query=(*_COMMON, *_FILTERS[name]),
             tags=("reports",),
         )
-        for name in ("agents", "queues", "campaigns", "collections")
+        for name in ("agents", "queues", "campaigns", "collections", "liquidation", "roll-rates")
     ),
     ApiRoute(
         "GET",

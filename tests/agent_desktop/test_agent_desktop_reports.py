@@ -21,7 +21,7 @@ from crm_core.config import Settings
 from crm_core.db import Database
 from crm_core.models import AuditEntry, User
 from tests.agent_desktop.conftest import _HASH, PASSWORD
-from tests.reports.dataset import NOW, Floor, build
+from tests.reports.dataset import NOW, Floor, build, build_book
 
 RANGE = "from=2026-11-10&to=2026-11-11"
 
@@ -176,3 +176,74 @@ async def test_the_page_draws_the_table_and_the_chart(served, sign_in):
     assert bad.status == 422 and 'id="report-error"' in await bad.text()
     for name in ("queues", "campaigns", "collections"):
         assert (await client.get(f"/reports?report={name}&{RANGE}")).status == 200, name
+
+
+SUMMER = "from=2026-06-01&to=2026-08-31"
+
+
+async def test_liquidation_over_http(served, sign_in):
+    client = served.client
+    await build_book(served.db, served.floor)
+    await as_user(client, sign_in, "op1")
+    assert (await client.get(f"/api/reports/liquidation?{SUMMER}")).status == 403
+    await client.post("/logout", headers={"X-CSRF-Token": await _csrf(client)})
+    await as_user(client, sign_in, "admin")
+    # collections to today (11 Nov): June reached month 6, July month 5
+    body = await (await client.get(f"/api/reports/liquidation?{SUMMER}&months=4")).json()
+    assert (body["report"], body["from"], body["notes"]["as_of"]) == (
+        "liquidation", "2026-06-01", "2026-11-11",
+    )  # fmt: skip
+    assert [row["key"] for row in body["rows"]] == ["2026-06", "2026-07"]
+    june = body["rows"][0]
+    assert (june["placed"], june["m1"], june["m2"], june["m4"]) == ("2000.00", 0.05, 0.3, 0.375)
+    assert body["rows"][1]["m4"] == 1.0 and body["totals"]["placed"] == "2500.00"
+    fab = await (await client.get(f"/api/reports/liquidation?{SUMMER}&creditor=Fabrikam")).json()
+    assert fab["rows"][0]["placed"] == "1000.00" and len(fab["columns"]) == 4 + 12
+    response = await client.get(f"/api/reports/liquidation?{SUMMER}&months=4&format=csv")
+    assert response.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert rows[0][-1] == "Month 4" and rows[1][0] == "2026-06" and rows[-1][0] == "Total"
+    assert (await client.get(f"/api/reports/liquidation?{SUMMER}&months=0")).status == 422
+    default = await (await client.get("/api/reports/liquidation")).json()
+    assert (default["from"], default["to"]) == ("2025-12-01", "2026-11-11")
+    await client.post("/logout", headers={"X-CSRF-Token": await _csrf(client)})
+    await as_user(client, sign_in, "sup")
+    mine = await (await client.get(f"/api/reports/liquidation?{SUMMER}")).json()
+    assert [row["key"] for row in mine["rows"]] == ["2026-06"]  # op1's L1 only
+    assert mine["totals"]["placed"] == "1000.00"
+    page = await client.get(f"/reports?report=liquidation&{SUMMER}&months=3")
+    html = await page.text()
+    assert page.status == 200 and 'id="report-table"' in html and "Month 3" in html
+    assert 'class="bar s0"' in html and "30.0%" in html
+
+
+async def test_roll_rates_over_http(served, sign_in):
+    client = served.client
+    await build_book(served.db, served.floor)
+    await as_user(client, sign_in, "op1")
+    assert (await client.get("/api/reports/roll-rates")).status == 403
+    await client.post("/logout", headers={"X-CSRF-Token": await _csrf(client)})
+    await as_user(client, sign_in, "admin")
+    query = "from=2026-07-01&to=2026-08-31"
+    body = await (await client.get(f"/api/reports/roll-rates?{query}")).json()
+    assert (body["report"], body["breakdown"]) == ("roll-rates", "bucket")
+    assert [row["key"] for row in body["rows"]] == ["current", "1-30", "61-90", "91-180"]
+    assert (body["totals"]["debts"], body["totals"]["balance"]) == (8, "4650.00")
+    assert body["rows"][2]["paid_off_rate"] == 1.0
+    monthly = await (await client.get(f"/api/reports/roll-rates?{query}&breakdown=month")).json()
+    assert monthly["rows"][-1]["key"] == "2026-08/1-30"
+    assert (await client.get(f"/api/reports/roll-rates?{query}&breakdown=week")).status == 422
+    default = await (await client.get("/api/reports/roll-rates")).json()
+    assert (default["from"], default["to"]) == ("2026-10-01", "2026-10-31")
+    response = await client.get(f"/api/reports/roll-rates?{query}&format=csv")
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert rows[0][:3] == ["From bucket", "Debts", "Balance"] and rows[-1][:3] == [
+        "Total", "8", "4650.00",
+    ]  # fmt: skip
+    await client.post("/logout", headers={"X-CSRF-Token": await _csrf(client)})
+    await as_user(client, sign_in, "sup")
+    mine = await (await client.get(f"/api/reports/roll-rates?{query}")).json()
+    assert mine["totals"]["balance"] == "2400.00"  # op1's L1 and R1
+    page = await client.get(f"/reports?report=roll-rates&{query}")
+    html = await page.text()
+    assert page.status == 200 and "Rolled forward" in html and 'class="bar s0"' in html

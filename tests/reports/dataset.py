@@ -347,3 +347,62 @@ async def build(db: Database) -> Floor:
             autumn=autumn.id,
             winter=winter.id,
         )
+
+
+@dataclass
+class Book:
+    """The portfolio debts of `build_book`, by name."""
+
+    debts: dict[str, int]
+
+
+def utc(year: int, month: int, day: int, hour: int = 9) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+async def build_book(db: Database, floor: Floor) -> Book:
+    """Debts placed in spring and summer 2026 for the liquidation and roll-rate reports (on top
+    of `build`, whose two debts are placed in November and stay out of these reports' ranges).
+
+    - L1 Fabrikam/retail, placed 10 Jun, principal 1000, due 1 May, op1's: paid 20 Jun 100,
+      5 Jul 200, 31 Aug 100, 10 Sep 50 (balance 550)
+    - L2 Fabrikam/retail, placed 30 Jun 22:00 UTC = 1 Jul local, principal 500, due 20 Jun, op3's:
+      paid 15 Jul 250, 1 Sep 250 (balance 0)
+    - L3 Tailspin/legal, placed 15 Jun, principal 1000, due 1 Mar, unassigned: paid 20 Jul 300
+      (balance 700)
+    - R1 Fabrikam/retail, placed 10 May, principal 400, due 15 Jul, op1's: no payment
+    - R2 Tailspin/legal, placed 1 Apr, principal 300, due 1 Apr, unassigned: paid 31 Jul 300
+    """
+    plan = {
+        "L1": ("Fabrikam", "retail", utc(2026, 6, 10), 1000, 550, date(2026, 5, 1), floor.op1,
+               ((date(2026, 6, 20), 100), (date(2026, 7, 5), 200), (date(2026, 8, 31), 100),
+                (date(2026, 9, 10), 50))),
+        "L2": ("Fabrikam", "retail", utc(2026, 6, 30, 22), 500, 0, date(2026, 6, 20), floor.op3,
+               ((date(2026, 7, 15), 250), (date(2026, 9, 1), 250))),
+        "L3": ("Tailspin", "legal", utc(2026, 6, 15, 12), 1000, 700, date(2026, 3, 1), None,
+               ((date(2026, 7, 20), 300),)),
+        "R1": ("Fabrikam", "retail", utc(2026, 5, 10), 400, 400, date(2026, 7, 15), floor.op1, ()),
+        "R2": ("Tailspin", "legal", utc(2026, 4, 1), 300, 0, date(2026, 4, 1), None,
+               ((date(2026, 7, 31), 300),)),
+    }  # fmt: skip
+    ids: dict[str, int] = {}
+    async with db.session() as s:
+        for name, (creditor, segment, placed, principal, balance, due, agent, paid) in plan.items():
+            debt = Debt(
+                contact_id=1,
+                creditor=creditor,
+                reference=name,
+                segment=segment,
+                principal=Decimal(principal),
+                balance=Decimal(balance),
+                due_date=due,
+                assigned_agent_id=agent,
+                created_at=placed,
+            )
+            s.add(debt)
+            await s.flush()
+            ids[name] = debt.id
+            for on, amount in paid:
+                s.add(Payment(debt_id=debt.id, paid_on=on, amount=Decimal(amount)))
+        await s.commit()
+    return Book(ids)
