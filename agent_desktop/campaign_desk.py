@@ -3,6 +3,9 @@
 A thin edge over `dialer.seats.CampaignSeats` (the composition root hands it in as
 `DesktopDeps.seats`): joining nails the operator's line up and tells the ACD, leaving waits for
 the current call; a supervisor marks an operator blended (inbound calls too) for a campaign.
+On a campaign in preview mode, the desk asks for the next debtor (reserved for the operator, with
+a countdown), then dials or skips it with a reason: `dialer.preview.PreviewDesk`
+(`DesktopDeps.preview`) holds the rules.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from agent_desktop.desk_views import require_active_tab
 from agent_desktop.errors import ApiError, invalid, path_id, read_json, unavailable
 from agent_desktop.keys import DEPS
 from agent_desktop.security import require, require_supervisor
+from dialer.operators import OperatorError
+from dialer.preview import PreviewDesk, PreviewError
 from dialer.seats import CampaignSeats, SeatError
 
 
@@ -27,6 +32,63 @@ def seats_of(request: web.Request) -> CampaignSeats:
 
 def _refused(exc: SeatError) -> ApiError:
     return ApiError(409, exc.code, str(exc))
+
+
+def preview_of(request: web.Request) -> PreviewDesk:
+    preview = request.app[DEPS].preview
+    if not isinstance(preview, PreviewDesk):
+        raise unavailable("dialer")
+    return preview
+
+
+def _preview_refused(exc: PreviewError) -> ApiError:
+    if exc.code == "preview.bad_reason":
+        return invalid("reason", str(exc))
+    denials = [d.to_dict() for d in exc.denials]
+    return ApiError(409, exc.code, str(exc), {"denials": denials} if denials else None)
+
+
+async def next_preview(request: web.Request) -> web.Response:
+    """The operator's preview: the debtor reserved for them (reserving the next one if none),
+    or null when no debtor may be called now."""
+    principal = require(request)
+    try:
+        preview = preview_of(request).next(principal.agent_id)
+    except PreviewError as exc:
+        raise _preview_refused(exc) from exc
+    except OperatorError as exc:
+        raise ApiError(409, "preview.not_joined", str(exc)) from exc
+    return web.json_response({"preview": preview})
+
+
+async def dial_preview(request: web.Request) -> web.Response:
+    principal = require(request)
+    require_active_tab(request, principal)
+    body = await read_json(request)
+    phone = body.get("phone")
+    if phone is not None and not isinstance(phone, str):
+        raise invalid("phone", "one of the debtor's numbers (E.164), or omitted")
+    try:
+        dialled = await preview_of(request).dial(principal.agent_id, phone)
+    except PreviewError as exc:
+        raise _preview_refused(exc) from exc
+    except OperatorError as exc:
+        raise ApiError(409, "preview.not_joined", str(exc)) from exc
+    return web.json_response(dialled)
+
+
+async def skip_preview(request: web.Request) -> web.Response:
+    principal = require(request)
+    require_active_tab(request, principal)
+    body = await read_json(request)
+    reason = body.get("reason")
+    if not isinstance(reason, str):
+        raise invalid("reason", "one of the skip reasons")
+    try:
+        await preview_of(request).skip(principal.agent_id, reason, principal.user_id)
+    except PreviewError as exc:
+        raise _preview_refused(exc) from exc
+    return web.json_response({"skipped": True})
 
 
 async def desk_campaigns(request: web.Request) -> web.Response:
@@ -98,6 +160,9 @@ def add_desk_routes(app: web.Application) -> None:
     r.add_get("/desk/campaign", desk_campaigns)
     r.add_post("/desk/campaign/join", join_campaign)
     r.add_post("/desk/campaign/leave", leave_campaign)
+    r.add_get("/desk/campaign/preview", next_preview)
+    r.add_post("/desk/campaign/preview/dial", dial_preview)
+    r.add_post("/desk/campaign/preview/skip", skip_preview)
 
 
 ROUTES = (

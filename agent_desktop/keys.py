@@ -33,6 +33,7 @@ class DesktopDeps:
     switch: Switch | None = None
     dialer: object | None = None  # the campaign panel arrives with the dialer
     seats: object | None = None  # dialer.seats.CampaignSeats: campaigns from the desk
+    preview: object | None = None  # dialer.preview.PreviewDesk: preview campaigns' debtors
     dispositions: tuple[DispositionCode, ...] = DEFAULT_DISPOSITIONS
     pause_reasons: tuple[str, ...] = ("break", "lunch", "training", "meeting", "technical")
     # transfer targets: the dialplan context that reaches a queue or an operator

@@ -37,6 +37,7 @@ from crm_core.db import Database
 from crm_core.interactions import InteractionLog
 from crm_core.models import User
 from dialer.manual import MANUAL_CALL_ID_PREFIX
+from dialer.preview import PreviewDesk
 from dialer.seats import CampaignSeats
 from dialer.service import CampaignDialer
 from ivr.crm import CrmCallbackDesk, CrmDirectory, CrmJournal
@@ -156,6 +157,10 @@ async def start_node(
     # operators join and leave campaigns from the desk, sharing their time with the ACD
     seats = CampaignSeats(acd, dialers, bridge.switch, db)
     stack.push_async_callback(seats.close)
+    # preview campaigns: the next debtor reserved for an operator, and the countdowns
+    preview = PreviewDesk(dialers, db, clock)
+    countdowns = asyncio.create_task(preview.run(), name="preview-countdowns")
+    stack.push_async_callback(_cancel, countdowns)
 
     policy = RecordingPolicy.from_settings(settings)
     recordings = Recordings(db, policy, bridge.switch, bus, clock)
@@ -195,6 +200,7 @@ async def start_node(
             switch=bridge.switch,
             dialer=dialers,
             seats=seats,
+            preview=preview,
         )
     )
     runner = web.AppRunner(app, access_log=None, **server_options(settings.web))

@@ -78,16 +78,19 @@ class CallFlow:
     def __init__(self, dialer: CampaignDialer) -> None:
         self.d = dialer
 
-    async def place(self, live: CallInFlight) -> None:
-        """Dial, screen, connect or abandon, and record: the whole life of one attempt."""
+    async def place(self, live: CallInFlight, conference: str | None = None) -> None:
+        """Dial, screen, connect or abandon, and record: the whole life of one attempt.
+        `conference`: a preview's dial (dialer/preview.py), its attempt already written by the
+        check-and-record and its operator already on it: the debtor goes straight there."""
         attempt = live.attempt
-        if not self.d.campaign.dialling:  # paused (e.g. by the breaker) since the tick chose it
-            self.d.forget(attempt.attempt_id)
+        if not self.d.campaign.dialling and conference is None:
+            self.d.forget(attempt.attempt_id)  # paused (e.g. by the breaker) since the tick
             self.d.discard(attempt)
             return
         try:
-            with self.d.working():
-                await self.d.ledger.started(attempt)
+            if conference is None:
+                with self.d.working():
+                    await self.d.ledger.started(attempt)
             self.d.campaign.counters.dialled += 1
             self.d.campaign.counters.in_progress += 1
             self.d.bus.publish(
@@ -103,7 +106,7 @@ class CallFlow:
                 await self._resolve(live, AttemptOutcome.NOT_DIALLED)
                 await self._finish(live, wait_s=0)
                 return
-            await self._dial(live)
+            await self._dial(live, conference)
         except Exception:  # one call's failure must not end the campaign: log, record, go on
             log.exception("dial attempt %s failed", attempt.attempt_id)
             operator = self.d.roster.on_call(attempt.attempt_id)
@@ -120,12 +123,15 @@ class CallFlow:
         finally:
             self.d.forget(attempt.attempt_id)
 
-    async def _dial(self, live: CallInFlight) -> None:
+    async def _dial(self, live: CallInFlight, conference: str | None = None) -> None:
         settings = self.d.campaign.settings
         attempt = live.attempt
+        target = self.d.plan.answered
+        if conference is not None:
+            target = DialplanTarget(self.d.plan.conference_context, conference)
         request = OriginateRequest(
             endpoint=self.d.switch.number_endpoint(attempt.phone),
-            target=self.d.plan.answered,
+            target=target,
             caller_id=settings.caller_id or None,
             ring_timeout=settings.ring_timeout_s,
             variables=settings.originate_variables(attempt.attempt_id),
@@ -167,6 +173,10 @@ class CallFlow:
         with self.d.working():
             await self.d.ledger.answered(attempt.attempt_id, answered_at)
         live.attempt = replace(attempt, answered_at=answered_at)
+        if conference is not None:  # a preview: the operator hears who answered
+            await self._previewed(live)
+            await self._finish(live)
+            return
         card = asyncio.ensure_future(card_for_contact(self.d.db, live.contact_id))
         try:
             await self._wait(live.amd, live.ended, within_s=self.d.plan.amd_timeout_s)
@@ -241,6 +251,27 @@ class CallFlow:
             return
         await self._resolve(live, AttemptOutcome.HUMAN, agent_id=operator.agent_id)
 
+    async def _previewed(self, live: CallInFlight) -> None:
+        """A preview's debtor answered, in the operator's conference already: no screening
+        and no grace (the operator, who chose the dial, hears a machine and dispositions it)."""
+        operator = self.d.roster.on_call(live.attempt.attempt_id)
+        agent_id = operator.agent_id if operator is not None else None
+        live.stage = CallStage.WAITING  # answered: the call's interaction row learns its debt
+        if operator is not None:
+            self.d.bus.publish(
+                AgentOffered(
+                    agent_id=operator.agent_id,
+                    linkedid=live.attempt.attempt_id,
+                    queue=f"campaign:{self.d.campaign.settings.name}",
+                    caller_number=live.attempt.phone,
+                    card=None,  # on the desk already, since the preview
+                    contact_id=live.contact_id,
+                    endpoint=operator.conference,
+                    at=self.d.clock.now(),
+                )
+            )
+        await self._resolve(live, AttemptOutcome.HUMAN, agent_id=agent_id)
+
     async def _abandon(self, live: CallInFlight) -> None:
         target = self.d.plan.abandon
         if target is not None:
@@ -264,9 +295,11 @@ class CallFlow:
         agent_id: str | None = None,
     ) -> None:
         attempt = live.attempt
+        # a preview's attempt names its operator from the start, answered or not
+        on_record = agent_id or attempt.agent_id
         with self.d.working():
             await self.d.ledger.classified(
-                attempt.attempt_id, outcome, abandoned=abandoned, agent_id=agent_id
+                attempt.attempt_id, outcome, abandoned=abandoned, agent_id=on_record
             )
             # the call's interaction row (written by ami_bridge) learns its campaign, contact,
             # debt and operator, so the operator finds it among their own calls and the
@@ -281,7 +314,7 @@ class CallFlow:
                     campaign=self.d.campaign.settings.name,
                     **extra,
                 )
-        live.attempt = replace(attempt, outcome=outcome, abandoned=abandoned, agent_id=agent_id)
+        live.attempt = replace(attempt, outcome=outcome, abandoned=abandoned, agent_id=on_record)
         self.d.remember(live.attempt)
         self.d.campaign.counters.resolved(
             outcome, abandoned=abandoned, connected=agent_id is not None

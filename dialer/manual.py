@@ -206,12 +206,21 @@ async def lock_for_write(session: AsyncSession, db: Database) -> None:
 class ManualDials:
     """The rules, the ledger and the outcomes of manual dials."""
 
-    def __init__(self, db: Database, policy: CompliancePolicy, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        policy: CompliancePolicy,
+        clock: Clock,
+        *,
+        campaign_id: int | None = None,
+    ) -> None:
+        """`campaign_id`: file the attempts under that campaign (and read its do-not-call
+        list), as a preview campaign's dials are; None: the manual-dial campaign."""
         self._db = db
         self._policy = policy
         self._clock = clock
         self.ledger = AttemptLedger(db)
-        self._campaign_id: int | None = None
+        self._campaign_id: int | None = campaign_id
 
     async def campaign_id(self) -> int:
         if self._campaign_id is None:
@@ -233,13 +242,17 @@ class ManualDials:
         call_id: str,
         agent_id: str | None,
         override_for: OverrideFor,
+        debt_ids: frozenset[int] | None = None,
     ) -> Decision:
         """One transaction: lock the number's debts, check every rule, and (allowed, or let
-        through by `override_for`) write one attempt per debt under `call_id`."""
+        through by `override_for`) write one attempt per debt under `call_id`. `debt_ids`:
+        only these of the number's debts (a preview dial is about its one debt)."""
         campaign_id = await self.campaign_id()
         async with self._db.session() as session:
             await lock_for_write(session, self._db)
-            targets, denials = await self._evaluate(session, e164, now, lock=True)
+            targets, denials = await self._evaluate(
+                session, e164, now, lock=True, debt_ids=debt_ids
+            )
             decision = Decision(call_id, e164, targets, denials)
             if denials:
                 # the global list and a stopped debt: nobody's override passes them
@@ -264,9 +277,17 @@ class ManualDials:
         return decision
 
     async def _evaluate(
-        self, session: AsyncSession, e164: str, now: datetime, *, lock: bool = False
+        self,
+        session: AsyncSession,
+        e164: str,
+        now: datetime,
+        *,
+        lock: bool = False,
+        debt_ids: frozenset[int] | None = None,
     ) -> tuple[list[DialTarget], list[Denial]]:
         targets = await self._targets(session, e164, lock=lock)
+        if debt_ids is not None:
+            targets = [t for t in targets if t.debt_id in debt_ids]
         dnc = await load_do_not_call(self._db, await self.campaign_id())
         if not targets:  # not a debtor's number (a creditor, a colleague): only the global list
             if e164 in dnc.global_numbers:

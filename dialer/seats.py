@@ -214,6 +214,7 @@ class CampaignSeats:
         return {
             "campaign_id": seat.campaign_id,
             "name": dialer.campaign.settings.name,
+            "dial_mode": dialer.campaign.settings.dial_mode.value,
             "state": state.value,
             "blended": seat.blended,
             "attempt_id": attempt,

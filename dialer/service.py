@@ -50,7 +50,7 @@ from dialer.operators import (
     Sharing,
 )
 from dialer.pacing import CallStage, DialMode, LiveCall, Pacer, PacingSnapshot
-from dialer.selection import select
+from dialer.selection import Pick, select
 from dialer.settings import CampaignSettings
 from dialer.tables import CampaignRow
 from dialer.traffic import DAY
@@ -63,6 +63,10 @@ try:  # the tracker reports a dial attempt that never answered as a leg, not as 
     _ENDS: tuple[type, ...] = (CallEnded, LegEnded)
 except ImportError:  # a tracker from before LegEnded: CallEnded covers every dial
     _ENDS = (CallEnded,)
+
+
+def _nothing_held() -> frozenset[int]:
+    return frozenset()
 
 
 class CampaignDialer:
@@ -134,6 +138,10 @@ class CampaignDialer:
         self._meter_seeded = False
         self._freed: asyncio.Future[None] | None = None
         self._stopping = asyncio.Event()
+        # debts reserved for an operator's preview, in any campaign (dialer/preview.py sets
+        # it): the ticks pass over them as over debts on a call
+        self.held: Callable[[], frozenset[int]] = _nothing_held
+        self._calls: asyncio.TaskGroup | None = None
 
     # -- operators (called by the desktop / supervisor API) ------------------------------------
 
@@ -337,6 +345,7 @@ class CampaignDialer:
         )
         try:
             async with asyncio.TaskGroup() as calls:
+                self._calls = calls
                 listener = calls.create_task(self._listen(subscription), name="dialer-listen")
                 while not self._stopping.is_set():
                     # the next tick's timer is set before the work, so a virtual clock never
@@ -417,7 +426,7 @@ class CampaignDialer:
             compliance=self._compliance,
             retry=settings.retry,
             history=self._history,
-            busy_debts=frozenset(c.attempt.debt_id for c in self._live.values()),
+            busy_debts=frozenset(c.attempt.debt_id for c in self._live.values()) | self.held(),
             busy_phones=frozenset(c.attempt.phone for c in self._live.values()),
             not_dialled_since=self.not_dialled_since,
         )
@@ -548,6 +557,71 @@ class CampaignDialer:
         ):
             if attempt.outcome is AttemptOutcome.HUMAN and attempt.answered_at is not None:
                 self.pacer.meter.record(attempt.answered_at.timestamp(), attempt.abandoned)
+
+    # -- preview mode (dialer/preview.py) ------------------------------------------------------
+
+    def take_preview(self, now: datetime, held: frozenset[int]) -> Pick | None:
+        """The next debt for an operator's preview, chosen as the ticks choose (the window's
+        order, the retry plan, the rules), passing over debts on a call or `held` by another
+        preview; it leaves the window until `return_preview` or its call is over."""
+        if not self.campaign.dialling or not self.campaign.settings.schedule.is_open(now):
+            return None
+        self._put_back(now)
+        chosen = select(
+            self._leads,
+            count=1,
+            now=now,
+            campaign_id=self.campaign.id,
+            compliance=self._compliance,
+            retry=self.campaign.settings.retry,
+            history=self._history,
+            busy_debts=frozenset(c.attempt.debt_id for c in self._live.values()) | held,
+            busy_phones=frozenset(c.attempt.phone for c in self._live.values()),
+            not_dialled_since=self.not_dialled_since,
+        )
+        if not chosen.picks:
+            if self._window_full:
+                self._refill_due = True
+            return None
+        pick = chosen.picks[0]
+        self._leads = [lead for lead in self._leads if lead.debt_id != pick.lead.debt_id]
+        self._picked += 1
+        return pick
+
+    def return_preview(self, lead: Lead, now: datetime, *, rest: bool) -> None:
+        """A preview that was not dialled: its lead goes back to the window, or (`rest`:
+        skipped by the operator) rests until the window's recheck."""
+        if rest:
+            self.window.resting[lead.debt_id] = now + self.window.recheck
+        else:
+            self._back.append(lead)
+
+    def place_preview(self, attempt: Attempt, lead: Lead, agent_id: str) -> None:
+        """Dial a preview whose attempt the check-and-record wrote: the operator is on it from
+        now (no other debtor, no inbound call), the debtor goes straight into their
+        conference, and the call's life is the ticks' calls' (dialer/calls.py)."""
+        if self._calls is None:
+            raise OperatorError(f"campaign {self.campaign.id} is not running")
+        mono = self.clock.monotonic()
+        operator = self.roster.move(agent_id, OperatorState.TALKING, mono, attempt.attempt_id)
+        self.sharing.engaged(agent_id)
+        self.operator_event(agent_id, OperatorState.TALKING, attempt.attempt_id)
+        loop = asyncio.get_running_loop()
+        live = CallInFlight(
+            attempt,
+            lead.contact_id,
+            CallStage.RINGING,
+            mono,
+            amd=loop.create_future(),
+            ended=loop.create_future(),
+        )
+        self._live[attempt.attempt_id] = live
+        self._out[attempt.attempt_id] = lead
+        self._note(attempt)
+        self._calls.create_task(
+            self._flow.place(live, conference=operator.conference),
+            name=f"preview-{attempt.attempt_id}",
+        )
 
     # -- one call ------------------------------------------------------------------------------
 

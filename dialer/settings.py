@@ -18,6 +18,7 @@ from dialer.pacing import DialMode, PacingPolicy
 from dialer.retry import MachineAction, RetryPolicy, RetryRule
 
 RECORDING_MODES = ("always", "never", "on_demand")
+PREVIEW_TIMEOUTS = ("dial", "skip")  # what a preview's countdown does when it runs out
 MAX_RETRY_DELAY_MINUTES = 30 * 24 * 60
 MAX_RETRY_COUNT = 100  # recordings.config.RecordMode's values
 MAX_SOUND_NAME = 80
@@ -94,6 +95,10 @@ class CampaignSettings:
     # played to an answering machine after its greeting (Originate Variable CB_MACHINE_PROMPT,
     # deploy/asterisk/extensions_callboard.conf [cb-dialer]); "" leaves no message
     machine_prompt: str = ""
+    # preview mode (dialer/preview.py): how long the operator sees the card before the
+    # countdown ends, and what its end does: "dial" the debtor or "skip" them
+    preview_countdown_s: float = 30.0
+    preview_on_timeout: str = "dial"
 
     def originate_variables(self, attempt_id: str) -> dict[str, str]:
         """The channel variables every dial of this campaign carries to the dialplan."""
@@ -132,6 +137,8 @@ class CampaignSettings:
             "pbx_failures_to_pause": self.pbx_failures_to_pause,
             "recording": self.recording,
             "machine_prompt": self.machine_prompt,
+            "preview_countdown_s": self.preview_countdown_s,
+            "preview_on_timeout": self.preview_on_timeout,
             "filter": {
                 "creditors": sorted(f.creditors),
                 "min_balance": None if f.min_balance is None else str(f.min_balance),
@@ -273,6 +280,8 @@ class _Reader:
             "pbx_failures_to_pause",
             "recording",
             "machine_prompt",
+            "preview_countdown_s",
+            "preview_on_timeout",
             "filter",
             "schedule",
             "compliance",
@@ -335,6 +344,12 @@ class _Reader:
                 check_sound_name(prompt)
             except ValueError as exc:
                 raise self.fail("machine_prompt", str(exc)) from None
+        countdown = self.number(d, "preview_countdown_s", float, 30.0)
+        if not 5 <= countdown <= 600:
+            raise self.fail("preview_countdown_s", "must be between 5 and 600 seconds")
+        on_timeout = d.get("preview_on_timeout", "dial")
+        if on_timeout not in PREVIEW_TIMEOUTS:
+            raise self.fail("preview_on_timeout", f"must be one of {', '.join(PREVIEW_TIMEOUTS)}")
         try:
             return CampaignSettings(
                 name=self.name,
@@ -352,6 +367,8 @@ class _Reader:
                 pbx_failures_to_pause=pause_after,
                 recording=recording,
                 machine_prompt=prompt,
+                preview_countdown_s=countdown,
+                preview_on_timeout=on_timeout,
             )
         except CampaignSettingsError:
             raise
