@@ -39,6 +39,8 @@ from agent_desktop.keys import (
     BOARD,
     DEPS,
     HUB,
+    LOGIN_FAILURES,
+    LOGIN_TOKENS,
     PROXIES,
     RENDERER,
     SEARCH_SCOPE,
@@ -46,6 +48,7 @@ from agent_desktop.keys import (
     THROTTLE,
     DesktopDeps,
 )
+from agent_desktop.login_guard import FailureCoalescer, LoginTokens
 from agent_desktop.pop_audit import PopAuditor
 from agent_desktop.security import current, headers_middleware, session_middleware
 from agent_desktop.sessions import SessionStore
@@ -97,6 +100,8 @@ def create_app(deps: DesktopDeps) -> web.Application:
         address_failures=web_settings.address_failures,
         address_delay_s=web_settings.address_delay_s,
     )
+    app[LOGIN_TOKENS] = LoginTokens(secret, deps.clock)
+    app[LOGIN_FAILURES] = FailureCoalescer(deps.clock)
     app[PROXIES] = TrustedProxies(web_settings.trusted_proxies)
     app[BOARD] = board
     app[SEARCH_SCOPE] = SearchScope(deps.clock, deps.settings.privacy)

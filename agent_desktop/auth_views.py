@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import secrets
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -14,7 +14,15 @@ from agent_desktop.account_watch import credential_mark
 from agent_desktop.audit_trail import audit_request
 from agent_desktop.duty import take_off_duty
 from agent_desktop.i18n import text
-from agent_desktop.keys import DEPS, RENDERER, SESSIONS, THROTTLE, DesktopDeps
+from agent_desktop.keys import (
+    DEPS,
+    LOGIN_FAILURES,
+    LOGIN_TOKENS,
+    RENDERER,
+    SESSIONS,
+    THROTTLE,
+    DesktopDeps,
+)
 from agent_desktop.principal import Principal
 from agent_desktop.security import (
     CSRF_FIELD,
@@ -28,7 +36,7 @@ from agent_desktop.serving import cookie_secure
 from agent_desktop.sessions import COOKIE, IDLE_TIMEOUT_S
 from crm_core import audit
 from crm_core.auth import hash_password, verify_password
-from crm_core.models import User
+from crm_core.models import AuditEntry, User
 from crm_core.users import MAX_PASSWORD
 
 log = logging.getLogger(__name__)
@@ -49,7 +57,11 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 
 def _form(request: web.Request, error: str | None, status: int = 200) -> web.Response:
-    token = secrets.token_urlsafe(24)
+    """The sign-in page with a fresh CSRF token bound to the browser's pre-session
+    (`login_guard.LoginTokens`)."""
+    tokens = request.app[LOGIN_TOKENS]
+    pre_session = tokens.pre_session(request.cookies.get(LOGIN_CSRF_COOKIE))
+    token = tokens.issue(pre_session)
     language = request.query.get("lang", "en")
     response = request.app[RENDERER].page(
         "login.html",
@@ -61,7 +73,7 @@ def _form(request: web.Request, error: str | None, status: int = 200) -> web.Res
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
-        token,
+        pre_session,
         httponly=True,
         samesite="Strict",
         secure=cookie_secure(request),
@@ -73,14 +85,12 @@ def _form(request: web.Request, error: str | None, status: int = 200) -> web.Res
 async def login(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     form = await request.post()
-    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    form_token = form.get(CSRF_FIELD)
-    if not (
-        isinstance(form_token, str)
-        and cookie_token
-        and hmac.compare_digest(form_token, cookie_token)
+    # the token must be one this server issued, for this browser's pre-session, recently, and
+    # not used before: a forged, lifted or replayed one is refused
+    if not request.app[LOGIN_TOKENS].redeem(
+        request.cookies.get(LOGIN_CSRF_COOKIE), form.get(CSRF_FIELD)
     ):
-        return _form(request, error=renderer_text(request, "bad_login"), status=403)
+        return _form(request, error=renderer_text(request, "login_expired"), status=403)
     username = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))[:MAX_PASSWORD]  # what user_rules admits
     addr = client_address(request)
@@ -150,9 +160,45 @@ async def _failed(
     request: web.Request, username: str, addr: str, user: User | None, reason: str
 ) -> None:
     """Every failed sign-in is logged and audited: the name tried (never the password), the
-    client address and why (unknown_user, inactive, password, throttled)."""
-    log.warning("sign-in failed: user %r from %s (%s)", username, addr, reason)
+    client address and why (unknown_user, inactive, password, throttled). Past
+    `login_guard.COALESCE_AFTER` failures from one address within a minute, the rest of that
+    minute's are counted in one summary row instead of a row each."""
     deps = request.app[DEPS]
+    failures = request.app[LOGIN_FAILURES]
+    minute = failures.failed(addr, username, reason)
+    if minute is not None:
+        async with failures.lock, deps.db.session() as session:
+            detail: dict[str, Any] = {
+                "reason": "coalesced",
+                "count": minute.coalesced,
+                "minute": minute.minute.isoformat(),
+                "reasons": dict(minute.reasons),
+                "usernames": list(minute.names),
+            }
+            if minute.summary_id is None:
+                log.warning(
+                    "sign-in failures from %s past %d this minute: counted in one audit row",
+                    addr,
+                    minute.failures - 1,
+                )
+                entry = audit.record(
+                    session,
+                    at=deps.clock.now(),
+                    user_id=None,
+                    action="login_failed",
+                    object_type="user",
+                    remote_addr=addr,
+                    **detail,
+                )
+                await session.commit()
+                minute.summary_id = entry.id
+            else:
+                summary = await session.get(AuditEntry, minute.summary_id)
+                if summary is not None:
+                    summary.detail = detail
+                    await session.commit()
+        return
+    log.warning("sign-in failed: user %r from %s (%s)", username, addr, reason)
     async with deps.db.session() as session:
         audit.record(
             session,

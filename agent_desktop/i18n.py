@@ -17,6 +17,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "username": ("User name", "Имя пользователя"),
     "password": ("Password", "Пароль"),
     "bad_login": ("Wrong user name or password.", "Неверное имя пользователя или пароль."),
+    "login_expired": (
+        "The sign-in form expired or was already sent. Please sign in again.",
+        "Форма входа устарела или уже отправлена. Войдите ещё раз.",
+    ),
     "throttled": (
         "Too many attempts. Try again in {s} s.",
         "Слишком много попыток. Повторите через {s} с.",

@@ -9,6 +9,7 @@ from aiohttp import web
 from agent_desktop.board import LiveBoard
 from agent_desktop.hub import Hub
 from agent_desktop.i18n import Renderer
+from agent_desktop.login_guard import FailureCoalescer, LoginTokens
 from agent_desktop.ports import AgentControl
 from agent_desktop.sessions import SessionStore
 from agent_desktop.throttle import LoginThrottle, TrustedProxies
@@ -46,6 +47,8 @@ class DesktopDeps:
 DEPS = web.AppKey("deps", DesktopDeps)
 SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
+LOGIN_TOKENS = web.AppKey("login_tokens", LoginTokens)
+LOGIN_FAILURES = web.AppKey("login_failures", FailureCoalescer)
 PROXIES = web.AppKey("proxies", TrustedProxies)
 BOARD = web.AppKey("board", LiveBoard)
 SEARCH_SCOPE = web.AppKey("search_scope", SearchScope)

@@ -63,9 +63,10 @@ async def panel_state(request: web.Request) -> web.Response:
     )
 
 
-async def _may_hear(request: web.Request, principal: Principal, agent_id: str) -> bool:
-    """Live listening follows the recordings' rule: a supervisor hears their own team's calls
-    (the operator's `User.team_id` is theirs), an administrator everyone's."""
+async def _in_scope(request: web.Request, principal: Principal, agent_id: str) -> bool:
+    """Every agent command follows the recordings' rule: a supervisor listens to, pauses or
+    logs out their own team (the operator's `User.team_id` is theirs), an administrator
+    everyone."""
     if principal.is_admin:
         return True
     try:
@@ -87,14 +88,17 @@ async def agent_command(request: web.Request) -> web.Response:
     board = request.app[BOARD]
     if agent_id not in board.agents:
         raise ApiError(404, "not_found", f"agent {agent_id} is not on the board")
+    if command not in SPY_MODES and command not in ("pause", "logout"):
+        raise ApiError(404, "not_found", f"no agent command {command!r}")
+    if not await _in_scope(request, principal, agent_id):
+        raise ApiError(
+            403,
+            "auth.forbidden",
+            f"you may {command} only your own team's agents",
+            {"reason": "not_your_team"},
+        )
+    detail: dict[str, str] = {}
     if command in SPY_MODES:
-        if not await _may_hear(request, principal, agent_id):
-            raise ApiError(
-                403,
-                "auth.forbidden",
-                f"you may {command} only on your own team's calls",
-                {"reason": "not_your_team"},
-            )
         if deps.switch is None:
             raise unavailable("switch")
         call = board.current_call(agent_id)
@@ -107,7 +111,7 @@ async def agent_command(request: web.Request) -> web.Response:
             await deps.switch.spy(endpoint, call.agent_channel, SPY_MODES[command])
         except AmiError as exc:
             raise ApiError(502, exc.code, str(exc)) from exc
-    elif command in ("pause", "logout"):
+    else:  # pause or logout
         if deps.acd is None:
             raise unavailable("acd")
         reason = body.get("reason", "supervisor")
@@ -117,13 +121,17 @@ async def agent_command(request: web.Request) -> web.Response:
         try:
             if command == "pause":
                 await deps.acd.pause(agent_id, reason)
+                detail["reason"] = reason  # what the supervisor gave, as the ACD got it
             else:
                 await deps.acd.logout(agent_id)
         except RoutingError as exc:
             raise ApiError(409, f"acd.{exc.code}", str(exc)) from exc
-    else:
-        raise ApiError(404, "not_found", f"no agent command {command!r}")
     await audit_request(
-        request, user_id=principal.user_id, action=command, object_type="agent", object_id=agent_id
+        request,
+        user_id=principal.user_id,
+        action=command,
+        object_type="agent",
+        object_id=agent_id,
+        **detail,
     )
     return web.json_response({"ok": True})

@@ -75,7 +75,7 @@ async def test_control_characters_in_a_search_are_refused(client, env, sign_in) 
 async def test_force_pause_reasons_are_limited(client, env, sign_in) -> None:
     agent = str(env.users["op1"])
     await env.acd.login(agent)
-    csrf = await sign_in(client, "sup")
+    csrf = await sign_in(client, "admin")  # a supervisor may pause only their team
     url = f"/supervisor/agents/{agent}/pause"
     headers = {"X-CSRF-Token": csrf}
     long = await client.post(url, json={"reason": "x" * 201}, headers=headers)

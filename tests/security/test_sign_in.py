@@ -14,6 +14,7 @@ from dataclasses import replace
 from aiohttp.test_utils import TestClient, TestServer
 
 from agent_desktop.app import create_app
+from agent_desktop.login_guard import COALESCE_AFTER
 from agent_desktop.throttle import FREE_FAILURES, PER_ADDRESS_FAILURES
 from crm_core.config import WebSettings
 from tests.agent_desktop.conftest import PASSWORD
@@ -65,8 +66,10 @@ async def test_a_colleague_behind_a_spraying_address_still_signs_in(client, env)
     assert await attempt(client, "op2", PASSWORD) == 302
     assert time.monotonic() - started >= WebSettings().address_delay_s * 0.9  # slowed, not shut
     assert await attempt(client, "user1", "wrong password") == 401  # guesses are still slowed
-    rows = await audit_rows(env, "login_failed")
-    assert len(rows) == PER_ADDRESS_FAILURES + 2
+    rows = await audit_rows(env, "login_failed")  # all within one minute: coalesced past 20
+    assert len(rows) == COALESCE_AFTER + 1
+    assert rows[-1].detail["reason"] == "coalesced"
+    assert COALESCE_AFTER + rows[-1].detail["count"] == PER_ADDRESS_FAILURES + 2
 
 
 async def test_per_user_back_off_stays_and_is_audited(client, env) -> None:
