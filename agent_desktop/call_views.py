@@ -20,6 +20,7 @@ from agent_desktop.principal import Principal
 from agent_desktop.security import require
 from ami_bridge.errors import AmiError, InvalidRequest
 from ami_bridge.switch import ApplicationTarget, OriginateRequest, Switch
+from crm_core.logcontext import log_context
 
 _EXTEN = re.compile(r"[0-9A-Za-z_*#+-]{1,40}")
 
@@ -52,54 +53,67 @@ def _exten(value: object, field: str) -> str:
 
 async def call_action(request: web.Request) -> web.Response:
     principal = require(request)
-    require_active_tab(request, principal)
-    action = request.match_info["action"]
-    body = await read_json(request)
-    deps = request.app[DEPS]
-    switch = _switch(request)
-    try:
-        if action == "dial":
-            planned = await manual_dial.guard(request, principal, body)
-            return await _dial(request, switch, principal, body, planned)
-        call = _my_call(request, principal)
-        if action == "hangup":
-            await switch.hangup(_channel(call.caller_channel, "caller"))
-        elif action == "hold":
-            await switch.redirect(_channel(call.caller_channel, "caller"), deps.hold_context, "s")
-        elif action == "resume":
-            await switch.connect(
-                _channel(call.caller_channel, "caller"),
-                principal.endpoint,
-                caller_id=call.caller_number,
-                allow_transfer=True,
-            )
-        elif action == "transfer":
-            kind = body.get("kind")
-            target = _exten(body.get("target"), "target")
-            if kind == "queue":
-                context = deps.queue_transfer_context
-            elif kind == "operator":
-                context = deps.agent_transfer_context
-            else:
-                raise invalid("kind", "queue or operator")
-            await switch.blind_transfer(_channel(call.agent_channel, "agent"), context, target)
-        elif action == "consult":
-            target = _exten(body.get("target"), "target")
-            await switch.attended_transfer(
-                _channel(call.agent_channel, "agent"), target, deps.agent_transfer_context
-            )
-        elif action == "dtmf":
-            digit = body.get("digit")
-            if not isinstance(digit, str):
-                raise invalid("digit", "one of 0-9 * #")
-            await switch.play_dtmf(_channel(call.caller_channel, "caller"), digit)
-        else:
-            raise ApiError(404, "not_found", f"no call action {action!r}")
-    except InvalidRequest as exc:
-        raise ApiError(422, exc.code, str(exc)) from exc
-    except AmiError as exc:
-        raise ApiError(502, exc.code, str(exc)) from exc
+    with log_context(agent=principal.agent_id):
+        require_active_tab(request, principal)
+        action = request.match_info["action"]
+        body = await read_json(request)
+        switch = _switch(request)
+        try:
+            if action == "dial":
+                planned = await manual_dial.guard(request, principal, body)
+                return await _dial(request, switch, principal, body, planned)
+            call = _my_call(request, principal)
+            with log_context(linkedid=call.linkedid):
+                await _act_on_call(request, switch, principal, call, action, body)
+        except InvalidRequest as exc:
+            raise ApiError(422, exc.code, str(exc)) from exc
+        except AmiError as exc:
+            raise ApiError(502, exc.code, str(exc)) from exc
     return web.json_response({"ok": True, "action": action})
+
+
+async def _act_on_call(
+    request: web.Request,
+    switch: Switch,
+    principal: Principal,
+    call: CallView,
+    action: str,
+    body: dict[str, object],
+) -> None:
+    deps = request.app[DEPS]
+    if action == "hangup":
+        await switch.hangup(_channel(call.caller_channel, "caller"))
+    elif action == "hold":
+        await switch.redirect(_channel(call.caller_channel, "caller"), deps.hold_context, "s")
+    elif action == "resume":
+        await switch.connect(
+            _channel(call.caller_channel, "caller"),
+            principal.endpoint,
+            caller_id=call.caller_number,
+            allow_transfer=True,
+        )
+    elif action == "transfer":
+        kind = body.get("kind")
+        target = _exten(body.get("target"), "target")
+        if kind == "queue":
+            context = deps.queue_transfer_context
+        elif kind == "operator":
+            context = deps.agent_transfer_context
+        else:
+            raise invalid("kind", "queue or operator")
+        await switch.blind_transfer(_channel(call.agent_channel, "agent"), context, target)
+    elif action == "consult":
+        target = _exten(body.get("target"), "target")
+        await switch.attended_transfer(
+            _channel(call.agent_channel, "agent"), target, deps.agent_transfer_context
+        )
+    elif action == "dtmf":
+        digit = body.get("digit")
+        if not isinstance(digit, str):
+            raise invalid("digit", "one of 0-9 * #")
+        await switch.play_dtmf(_channel(call.caller_channel, "caller"), digit)
+    else:
+        raise ApiError(404, "not_found", f"no call action {action!r}")
 
 
 async def _dial(

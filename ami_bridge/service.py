@@ -27,6 +27,7 @@ from crm_core.bus import Bus, Event, Overflow, SubscriberOverflow, Subscription
 from crm_core.clock import Clock
 from crm_core.db import Database
 from crm_core.interactions import InteractionLog
+from crm_core.logcontext import log_context
 from crm_core.models import Direction, Interaction
 
 log = logging.getLogger(__name__)
@@ -306,8 +307,9 @@ class AmiBridge:
             tasks.create_task(self.link.run(), name="ami-link")
 
     def _on_ami_event(self, message: Message) -> None:
-        for event in self.tracker.feed(message):
-            self._bus.publish(event)
+        with log_context(linkedid=message.get("Linkedid")):
+            for event in self.tracker.feed(message):
+                self._bus.publish(event)
 
     async def _resync(self, link: Link) -> None:
         self.last_resync = await resync(

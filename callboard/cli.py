@@ -13,6 +13,7 @@ from pathlib import Path
 from callboard import users_cli
 from callboard.migrate import upgrade
 from callboard.progress import ProgressBar
+from crm_core import logcontext
 from crm_core.backup import BackupError, backup_sqlite, pg_dump_command
 from crm_core.config import ConfigError, Settings, load_settings
 from crm_core.db import Database
@@ -99,12 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    level = logging.DEBUG if args.verbose else logging.INFO
+    logcontext.configure("text", level=level)
     try:
         settings = load_settings(args.config)
+        logcontext.configure(settings.logging.format, level=level)
         handler = HANDLERS[args.command]
         return handler(args, settings)
     except (
@@ -374,8 +374,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     for handler in root.handlers:
         handler.setLevel(logging.WARNING)
     to_file = logging.FileHandler(args.log_file, encoding="utf-8")
-    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root.addHandler(to_file)
+    root.addHandler(logcontext.contextual(to_file, settings.logging.format))
     print(f"Full log: {args.log_file}")
     asyncio.run(run_demo(settings, call_rate=args.call_rate))
     return 0

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ami_bridge.errors import AmiError
 from ami_bridge.tracker import CallTracker
 from crm_core.bus import Bus, Overflow
+from crm_core.logcontext import log_context
 from dialer.events import AttemptResolved
 from recordings.control import RecordingControl
 from routing.events import CallConnected
@@ -48,20 +49,21 @@ async def start_recordings(
                 campaign_mode = campaign_recording(event.campaign_id)
             else:
                 continue
-            channel = tracker.caller_channel(linkedid)
-            if channel is None:
-                log.warning("no debtor channel to record linkedid=%s agent=%s", linkedid, agent)
-                continue
-            try:
-                await control.call_connected(
-                    linkedid=linkedid,
-                    channel=channel,
-                    queue=queue,
-                    campaign=campaign,
-                    agent=agent,
-                    campaign_mode=campaign_mode,
-                )
-            except AmiError as exc:  # the call goes on unrecorded; supervisors see the alert
-                log.error("recording not started linkedid=%s agent=%s: %s", linkedid, agent, exc)
+            with log_context(linkedid=linkedid, agent=agent, campaign=campaign):
+                channel = tracker.caller_channel(linkedid)
+                if channel is None:
+                    log.warning("no debtor channel to record")
+                    continue
+                try:
+                    await control.call_connected(
+                        linkedid=linkedid,
+                        channel=channel,
+                        queue=queue,
+                        campaign=campaign,
+                        agent=agent,
+                        campaign_mode=campaign_mode,
+                    )
+                except AmiError as exc:  # the call goes on unrecorded; supervisors see the alert
+                    log.error("recording not started: %s", exc)
     finally:
         bus.unsubscribe(events)

@@ -165,6 +165,13 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    # "text" for people (call=… agent=… campaign=… on each line), "json" for log shippers
+    # (one object per line); crm_core/logcontext.py
+    format: str = "text"
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     center: CenterSettings = field(default_factory=CenterSettings)
@@ -177,6 +184,7 @@ class Settings:
     recordings: RecordingsSettings = field(default_factory=RecordingsSettings)
     payments: PaymentSettings = field(default_factory=PaymentSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -367,3 +375,7 @@ def _validate(settings: Settings, source: str) -> None:
         raise ConfigError(f"{source}: [payments] grace_days: must be in 0..60")
     if not 0 <= pay.evaluate_at_hour <= 23:
         raise ConfigError(f"{source}: [payments] evaluate_at_hour: must be an hour 0..23")
+    if settings.logging.format not in ("text", "json"):
+        raise ConfigError(
+            f"{source}: [logging] format: expected text or json, got {settings.logging.format!r}"
+        )

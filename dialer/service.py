@@ -22,11 +22,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
-from ami_bridge.events import AmdResult, CallEnded
+from ami_bridge.events import AmdResult, CallEnded, CallEvent
 from ami_bridge.switch import Switch
 from crm_core.bus import Bus, Overflow, Subscription
 from crm_core.clock import Clock
 from crm_core.db import Database
+from crm_core.logcontext import log_context
 from dialer.attempts import Attempt, AttemptHistory, AttemptOutcome
 from dialer.breaker import CircuitBreaker, DialVerdict
 from dialer.calls import CallFlow, CallInFlight, DialerDialplan, Sleep
@@ -340,6 +341,10 @@ class CampaignDialer:
         self.campaign.counters.in_progress = len(self._live)
 
     async def run(self) -> None:
+        with log_context(campaign=self.campaign.settings.name):  # its tasks inherit it
+            await self._run()
+
+    async def _run(self) -> None:
         subscription = self.bus.subscribe(
             f"dialer-{self.campaign.id}", AmdResult, *_ENDS, overflow=Overflow.FAIL
         )
@@ -367,23 +372,27 @@ class CampaignDialer:
 
     async def _listen(self, subscription: Subscription) -> None:
         async for event in subscription:
-            if not isinstance(event, (AmdResult, *_ENDS)):
+            if not isinstance(event, (AmdResult, *_ENDS)) or not isinstance(event, CallEvent):
                 continue
-            ended = isinstance(event, _ENDS)
-            agent_id = self._lines.pop(event.linkedid, None) if ended else None
-            if agent_id is not None:
-                if self._leaving(agent_id):  # hung up after their last call: wrap-up goes on
-                    continue
-                log.warning("operator %s's line ended: off the campaign", agent_id)
-                self.remove_operator(agent_id)
-                continue
-            live = self._live.get(event.linkedid)
-            if live is None:
-                continue
-            if isinstance(event, AmdResult) and not live.amd.done():
-                live.amd.set_result(event.status)
-            elif ended and not live.ended.done():
-                live.ended.set_result((event.at, event.cause))  # type: ignore[union-attr]
+            with log_context(linkedid=event.linkedid):
+                self._on_call_event(event)
+
+    def _on_call_event(self, event: CallEvent) -> None:
+        ended = isinstance(event, _ENDS)
+        agent_id = self._lines.pop(event.linkedid, None) if ended else None
+        if agent_id is not None:
+            if self._leaving(agent_id):  # hung up after their last call: wrap-up goes on
+                return
+            log.warning("operator %s's line ended: off the campaign", agent_id)
+            self.remove_operator(agent_id)
+            return
+        live = self._live.get(event.linkedid)
+        if live is None:
+            return
+        if isinstance(event, AmdResult) and not live.amd.done():
+            live.amd.set_result(event.status)
+        elif ended and not live.ended.done():
+            live.ended.set_result((event.at, event.cause))  # type: ignore[attr-defined]
 
     def _leaving(self, agent_id: str) -> bool:
         return any(op.agent_id == agent_id and op.leaving for op in self.roster)
@@ -462,7 +471,8 @@ class CampaignDialer:
             self._live[attempt.attempt_id] = live
             self._out[attempt.attempt_id] = pick.lead
             self._note(attempt)
-            calls.create_task(self._flow.place(live), name=f"dial-{attempt.attempt_id}")
+            with log_context(linkedid=attempt.attempt_id):  # the call's task inherits it
+                calls.create_task(self._flow.place(live), name=f"dial-{attempt.attempt_id}")
 
     async def _refresh_behind(self, now: datetime) -> None:
         """A refill beside the ticks; a failed one is logged and tried at the next interval."""

@@ -12,6 +12,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 
 from crm_core.clock import Clock
+from crm_core.logcontext import log_context
 from ivr.agi import AgiChannel, AgiError, AgiRequest, ChannelHungUp
 from ivr.flow import Flow
 from ivr.library import FlowLibrary
@@ -77,18 +78,19 @@ class IvrCallHandler:
     async def __call__(self, request: AgiRequest, channel: AgiChannel) -> None:
         # Asterisk 22 sends no agi_linkedid; the call's key comes from the channel itself.
         linkedid = await channel.get_variable("CHANNEL(linkedid)") or request.uniqueid
-        await self.journal.call_entered(
-            linkedid,
-            at=self.clock.now(),
-            caller_number=request.caller_number,
-            caller_name=request.caller_name,
-        )
-        call = _Call(self, request, channel, linkedid)
-        flow = self.library.get(request.script)
-        if flow is None:
-            await call.without_flow()
-        else:
-            await call.walk(flow)
+        with log_context(linkedid=linkedid):
+            await self.journal.call_entered(
+                linkedid,
+                at=self.clock.now(),
+                caller_number=request.caller_number,
+                caller_name=request.caller_name,
+            )
+            call = _Call(self, request, channel, linkedid)
+            flow = self.library.get(request.script)
+            if flow is None:
+                await call.without_flow()
+            else:
+                await call.walk(flow)
 
 
 class _Call:

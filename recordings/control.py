@@ -23,6 +23,7 @@ from ami_bridge.switch import Switch
 from crm_core.bus import Bus, Overflow, Subscription
 from crm_core.clock import Clock
 from crm_core.db import Database
+from crm_core.logcontext import log_context
 from crm_core.models import QueueDefinition
 from recordings.config import RecordingPolicy, RecordMode
 from recordings.events import Problem, RecordingAlert
@@ -210,7 +211,8 @@ class RecordingControl:
         """Close and check each ended call's recording until the owner unsubscribes."""
         async for event in subscription:
             if isinstance(event, CallEnded):
-                await self.call_ended(event.linkedid, event.at)
+                with log_context(linkedid=event.linkedid):
+                    await self.call_ended(event.linkedid, event.at)
 
     async def _running(self, session: AsyncSession, linkedid: str) -> Recording:
         recording = await session.scalar(select(Recording).where(Recording.linkedid == linkedid))

@@ -31,6 +31,7 @@ from ami_bridge.switch import DialplanTarget, Switch
 from crm_core.bus import Bus, Event, Overflow, SubscriberOverflow, Subscription
 from crm_core.clock import Clock
 from crm_core.db import Database
+from crm_core.logcontext import event_context, log_context
 from routing.acd import Acd
 from routing.errors import RoutingError
 from routing.events import CallAbandoned, CallDequeued, DequeueReason
@@ -244,7 +245,8 @@ class AcdService:
                 if isinstance(event, CallDequeued) and event.reason is DequeueReason.MAX_WAIT:
                     self._on_max_wait(event.linkedid, channel)
         for offer in self.acd.take_offers():
-            self._spawn(self._ringer.ring(offer), name=f"acd-ring-{offer.linkedid}")
+            with log_context(linkedid=offer.linkedid, agent=offer.agent_id):  # the ring inherits
+                self._spawn(self._ringer.ring(offer), name=f"acd-ring-{offer.linkedid}")
         self._wake.set()  # the next deadline may have changed
 
     def _on_max_wait(self, linkedid: str, channel: str | None) -> None:
@@ -267,7 +269,8 @@ class AcdService:
             subscription = self._subscription or self._subscribe()
             try:
                 async for event in subscription:
-                    self.on_call_event(event)
+                    with event_context(event):
+                        self.on_call_event(event)
                 return
             except SubscriberOverflow:
                 log.error("ACD fell behind the call events; calls may be left in wrong states")
