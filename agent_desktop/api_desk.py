@@ -85,7 +85,7 @@ async def _open_reason(
         )
         own = row.first()
     if own is not None:
-        return {"reason": "own_call", "linkedid": own[0]}
+        return {"reason": "own_call", "linkedid": own[0] or ""}  # "": view_card's "no call"
     if principal.is_supervisor:
         return {"reason": "supervisor"}
     return None

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -170,7 +171,7 @@ async def _close_websockets(app: web.Application) -> None:
 
 
 def _background(
-    run: Callable[[], Awaitable[None]], name: str
+    run: Callable[[], Coroutine[Any, Any, None]], name: str
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup_ctx entry owning one task: started with the app, cancelled and awaited at exit."""
 

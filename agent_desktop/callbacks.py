@@ -94,10 +94,10 @@ class CallbackReminders:
         ]:
             del self._reminded[task_id]
         for task, item in zip(fresh, described, strict=True):
-            self._hub.send_to_agent(
-                str(task.owner_agent_id), {"type": "callback_due", "task": item}
-            )
-            self._reminded[task.id] = task.owner_agent_id
+            owner = task.owner_agent_id
+            assert owner is not None  # the query asked for tasks owned by online agents
+            self._hub.send_to_agent(str(owner), {"type": "callback_due", "task": item})
+            self._reminded[task.id] = owner
         return len(fresh)
 
     async def run(self, every_s: float = CHECK_EVERY_S) -> None:

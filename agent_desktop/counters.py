@@ -26,7 +26,8 @@ async def today(session: AsyncSession, user_id: int, now: datetime, tz: str) -> 
             Interaction.agent_id == user_id, Interaction.started_at >= since
         )
     )
-    count = talk = 0
+    count = 0
+    talk = 0.0
     for connected_at, ended_at in calls:
         count += 1
         if connected_at is not None and ended_at is not None:

@@ -107,7 +107,10 @@ async def agent_action(request: web.Request) -> web.Response:
     agent_id = principal.agent_id
     view = request.app[BOARD].agent(agent_id)
     seats = deps.seats
-    seated = isinstance(seats, CampaignSeats) and seats.seat(agent_id) is not None
+    campaign = (
+        seats if isinstance(seats, CampaignSeats) and seats.seat(agent_id) is not None else None
+    )
+    seated = campaign is not None
     try:
         if seated and action in ("login", "logout"):
             raise ApiError(409, "seat.on_campaign", "leave the campaign first")
@@ -120,16 +123,16 @@ async def agent_action(request: web.Request) -> web.Response:
                         raise ApiError(
                             409, "desk.disposition_required", "save a disposition to leave wrap-up"
                         )
-            if seated:  # the campaign's wrap-up or pause (dialer.seats decides the ACD's part)
-                seats.ready(agent_id)  # type: ignore[union-attr]
+            if campaign is not None:  # its wrap-up or pause (dialer.seats decides the ACD's part)
+                campaign.ready(agent_id)
             else:
                 await deps.acd.ready(agent_id)
         elif action == "pause":
             reason = body.get("reason")
             if reason not in deps.pause_reasons:
                 raise invalid("reason", f"one of {', '.join(deps.pause_reasons)}")
-            if seated:
-                seats.pause(agent_id, reason)  # type: ignore[union-attr]
+            if campaign is not None:
+                campaign.pause(agent_id, reason)
             else:
                 await deps.acd.pause(agent_id, reason)
         elif action == "logout":

@@ -59,7 +59,9 @@ def _dnc_error(exc: Exception) -> ApiError:
     return ApiError(status, exc.code, exc.message)
 
 
-async def _add(request: web.Request, principal: Principal, body: dict[str, Any]) -> dict:
+async def _add(
+    request: web.Request, principal: Principal, body: dict[str, Any]
+) -> dict[str, Any]:
     deps = request.app[DEPS]
     try:
         phone = dnc.parse_phone(body.get("phone"), _region(request))
@@ -83,7 +85,9 @@ async def _add(request: web.Request, principal: Principal, body: dict[str, Any])
     return {**dnc.entry_dict(entry), "created": created}
 
 
-async def _remove(request: web.Request, principal: Principal, body: dict[str, Any]) -> dict:
+async def _remove(
+    request: web.Request, principal: Principal, body: dict[str, Any]
+) -> dict[str, Any]:
     deps = request.app[DEPS]
     try:
         phone = dnc.parse_phone(body.get("phone"), _region(request))

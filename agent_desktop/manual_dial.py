@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -256,7 +256,8 @@ MANUAL_DIAL = web.AppKey("manual_dial", ManualDialGuard)
 def start_outcomes(
     app: web.Application,
     background: Callable[
-        [Callable[[], Awaitable[None]], str], Callable[[web.Application], AsyncIterator[None]]
+        [Callable[[], Coroutine[Any, Any, None]], str],
+        Callable[[web.Application], AsyncIterator[None]],
     ],
 ) -> None:
     """The watcher that gives manual attempts their outcome, owned by the app."""

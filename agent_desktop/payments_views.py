@@ -12,6 +12,7 @@ calls of the domain, its refusals as API errors. No rule lives here.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,7 @@ from crm_core.models import Arrangement, Debt, Instalment, Payment
 _STATUS = {"not_found": 404, "payment.duplicate_reference": 409, "payment.overpayment": 422}
 
 
-def _today(deps: DesktopDeps):
+def _today(deps: DesktopDeps) -> date:
     return deps.clock.now().astimezone(ZoneInfo(deps.settings.center.timezone)).date()
 
 

@@ -128,9 +128,10 @@ class FrameParser:
             try:
                 message = dict(pairs)
             except ValueError:  # a line without ": "
-                message = self._parse_slow(frame)
-                if message is None:
+                slow = self._parse_slow(frame)
+                if slow is None:
                     continue
+                message = slow
             else:
                 if "" in message:  # ": value" names no header
                     self._reject("line without a header name and colon", frame[:80])

@@ -222,7 +222,7 @@ class InteractionWriter:
                     Interaction.ended_at.is_(None), Interaction.linkedid.is_not(None)
                 )
             )
-            open_calls = [lid for (lid,) in rows if lid not in live]
+            open_calls = [lid for (lid,) in rows if lid is not None and lid not in live]
         for linkedid in open_calls:
             await self._log.call_ended(linkedid, at=at, cause=None, reason=ORPHAN_REASON)
         if open_calls:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from callboard import users_cli
 from callboard.migrate import upgrade
@@ -17,7 +18,13 @@ from crm_core import logcontext
 from crm_core.backup import BackupError, backup_sqlite, pg_dump_command
 from crm_core.config import ConfigError, Settings, load_settings
 from crm_core.db import Database
-from crm_core.importer import ImportFileError, import_debtors, load_mapping, write_error_report
+from crm_core.importer import (
+    ImportFileError,
+    ImportResult,
+    import_debtors,
+    load_mapping,
+    write_error_report,
+)
 
 
 class CommandError(Exception):
@@ -134,7 +141,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     region = (args.region or settings.center.default_region).upper()
     mapping = load_mapping(args.mapping)
 
-    async def run():
+    async def run() -> ImportResult:
         db = await Database.open(settings.database.url)
         try:
             return await import_debtors(
@@ -178,13 +185,13 @@ def _import_payments(args: argparse.Namespace, settings: Settings) -> int:
     from zoneinfo import ZoneInfo
 
     from crm_core.arrangements import CollectionRules
-    from crm_core.payment_import import import_payments
+    from crm_core.payment_import import PaymentImportResult, import_payments
     from crm_core.payment_import import load_mapping as payment_mapping
 
     mapping = payment_mapping(args.mapping)
     now = datetime.now(UTC)
 
-    async def run():
+    async def run() -> PaymentImportResult:
         db = await Database.open(settings.database.url)
         try:
             return await import_payments(
@@ -259,10 +266,10 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
 def _evaluate_promises(args: argparse.Namespace, settings: Settings) -> int:
     from zoneinfo import ZoneInfo
 
-    from crm_core.arrangements import CollectionRules, evaluate
+    from crm_core.arrangements import CollectionRules, Evaluation, evaluate
     from crm_core.payments import lock_for_write
 
-    async def run():
+    async def run() -> Evaluation:
         db = await Database.open(settings.database.url)
         try:
             async with db.session() as session:
@@ -292,7 +299,7 @@ def _campaign(args: argparse.Namespace, settings: Settings) -> int:
     from dialer.campaign_store import CampaignNameTaken, create_campaign
     from dialer.tables import CampaignRow
 
-    async def create(data: dict) -> int:
+    async def create(data: dict[str, Any]) -> int:
         db = await Database.open(settings.database.url)
         try:
             return (await create_campaign(db, data, datetime.now(UTC))).id
@@ -337,8 +344,9 @@ def _campaign(args: argparse.Namespace, settings: Settings) -> int:
 
 def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
     from recordings.backlog import run_backlog
+    from recordings.workers import BacklogResult
 
-    async def run():
+    async def run() -> BacklogResult:
         db = await Database.open(settings.database.url)
         try:
             return await run_backlog(db, settings, ProgressBar("transcribe"))

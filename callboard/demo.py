@@ -255,6 +255,8 @@ class SimulatedFloor:
             await self.control.login(agent_id)  # logging in makes an agent ready
         await self._nail_up_campaign_operators()
         async for event in events:
+            if not isinstance(event, AgentStateChanged):
+                continue
             if event.agent_id in sims and str(event.state) == "wrap_up":
                 group.create_task(self._finish_wrap_up(event.agent_id, self.rng.uniform(3, 8)))
 

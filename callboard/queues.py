@@ -11,13 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.config import RoutingSettings
 from crm_core.models import QueueDefinition
 from routing.errors import InvalidQueueConfig
-from routing.queues import OverflowRule, QueueConfig
+from routing.queues import OverflowRule, QueueConfig, Strategy
 
 
 def queue_config(definition: QueueDefinition, defaults: RoutingSettings) -> QueueConfig:
     where = f"queue {definition.name!r}"
     try:
-        skills = [(s["skill"], int(s.get("min_level", 1))) for s in definition.required_skills]
+        skills = tuple(
+            (s["skill"], int(s.get("min_level", 1))) for s in definition.required_skills
+        )
+        strategy = Strategy(defaults.strategy)  # config.py checked it on load
         overflow = tuple(_overflow_rule(rule) for rule in definition.overflow)
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidQueueConfig(f"{where}: malformed stored definition ({exc})") from exc
@@ -33,7 +36,7 @@ def queue_config(definition: QueueDefinition, defaults: RoutingSettings) -> Queu
         wrap_up_s=defaults.wrap_up_s,
         ring_timeout_s=defaults.ring_timeout_s,
         sticky_s=defaults.sticky_s,
-        strategy=defaults.strategy,
+        strategy=strategy,
     )
 
 
@@ -42,7 +45,7 @@ def _overflow_rule(rule: Mapping[str, Any]) -> OverflowRule:
     return OverflowRule(
         after_s=float(rule["after_s"]),
         relax_to_level=rule.get("min_level"),
-        add_skills=[(add, int(rule.get("add_level", 1)))] if add else (),
+        add_skills=((add, int(rule.get("add_level", 1))),) if add else (),
         move_to=rule.get("move_to"),
     )
 

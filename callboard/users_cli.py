@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core import audit
 from crm_core import users as user_rules
@@ -142,7 +143,7 @@ def _record(session: Any, user: User, action: str, **detail: Any) -> None:
     )
 
 
-async def _find(session: Any, username: str) -> User:
+async def _find(session: AsyncSession, username: str) -> User:
     user = (
         await session.execute(select(User).where(User.username == username))
     ).scalar_one_or_none()
@@ -157,7 +158,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
     endpoint = user_rules.check_endpoint(args.endpoint)
     role = Role(args.role)
 
-    async def checks(session: Any) -> int | None:
+    async def checks(session: AsyncSession) -> int | None:
         """Refuses a taken name or an unknown team; returns the team's id."""
         try:
             await user_rules.ensure_new_username(session, username)

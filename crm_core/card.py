@@ -121,7 +121,7 @@ class Card:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (amounts as strings, times as ISO 8601) for the bus and the web."""
-        data = _plain(asdict(self))
+        data: dict[str, Any] = _plain(asdict(self))
         data["total_balance"] = str(self.total_balance)
         return data
 

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 
 from crm_core.db import Database
 from crm_core.demo_places import (
@@ -271,10 +271,12 @@ async def load_demo_data(
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
     now = now or datetime.now(UTC)
-    first_ids = {}
+    first_ids: dict[str, int] = {}
     async with db.session() as session:
         for table, model in (("contacts", Contact), ("phones", Phone), ("debts", Debt)):
-            first_ids[table] = await session.scalar(select(func.coalesce(func.max(model.id), 0)))
+            first_ids[table] = (
+                await session.scalar(select(func.coalesce(func.max(model.id), 0)))
+            ) or 0
         numbers = (
             set()
             if not first_ids["phones"]
@@ -285,7 +287,7 @@ async def load_demo_data(
     done = 0
     for rows in _batches(generator, contacts):
         async with db.session() as session, session.begin():
-            for model, data in (
+            for mapped, data in (
                 (Contact, rows.contacts),
                 (Phone, rows.phones),
                 (ContactPhone, rows.links),
@@ -296,7 +298,7 @@ async def load_demo_data(
                 (Task, rows.tasks),
             ):
                 if data:
-                    await session.execute(insert(model.__table__), data)
+                    await session.execute(insert(cast(Table, mapped.__table__)), data)
         done += len(rows.contacts)
         if progress:
             progress(done, contacts)

@@ -249,12 +249,12 @@ def parse(
         if not isinstance(raw, dict):
             raise WrapUpError("promise", "amount, date and debt are required")
         try:  # bounded: no NaN, Infinity, 1e30, non-ASCII digits or year-9999 dates
-            debt_id = inputs.ident(raw.get("debt_id"), "promise.debt_id")
+            promised_debt = inputs.ident(raw.get("debt_id"), "promise.debt_id")
             amount = inputs.amount(raw.get("amount", ""), "promise.amount")
             due_on = inputs.day(raw.get("due_on", ""), "promise.due_on")
         except inputs.InputError as exc:
             raise WrapUpError(exc.field, exc.message) from None
-        promise = PromiseInput(debt_id, amount, due_on)
+        promise = PromiseInput(promised_debt, amount, due_on)
     callback = None
     if code.needs_callback:
         raw = body.get("callback")
@@ -747,7 +747,7 @@ async def _lock_for_write(session: AsyncSession) -> None:
     """SQLite: take the database's one write lock first (BEGIN IMMEDIATE), so that what this
     transaction reads is not overtaken by another writer before it writes. PostgreSQL relies on
     the unique leg row (and row locks for corrections)."""
-    if session.bind.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         await session.execute(text("BEGIN IMMEDIATE"))
 
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import column, delete, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core import audit, csv_safe
 from crm_core.models import ContactPhone, DoNotCallEntry, Phone
 from crm_core.phones import InvalidPhoneNumber, normalise
+
+_T = TypeVar("_T")
 
 MAX_REASON = 200
 MAX_IMPORT_ROWS = 50_000
@@ -155,7 +157,7 @@ async def _check_scope(session: AsyncSession, scope: Scope) -> None:
 
 async def lock_for_write(session: AsyncSession) -> None:
     """SQLite: the write lock first, so 'is it listed?' and 'list it' are one step."""
-    if session.bind.dialect.name == "sqlite" and not session.in_transaction():
+    if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
         await session.execute(text("BEGIN IMMEDIATE"))
 
 
@@ -402,30 +404,22 @@ def parse_csv(
         if not any(c.strip() for c in cells):
             continue
         values = {n: _unneutralise(c) for n, c in zip(names, cells, strict=False)}
-        bad = False
-        phone = scope = reason = source = None
-        for column_, parse in (
-            ("phone", lambda v: parse_phone(v, region)),
-            ("scope", lambda v: parse_scope(v) if v.strip() else default_scope),
-            ("reason", lambda v: parse_reason(v.strip() or default_reason)),
-            ("source", lambda v: parse_source(v.strip(), "import")),
-        ):
-            raw = values.get(column_, "")
-            try:
-                value = parse(raw)
-            except DncError as exc:
-                plan.problems.append(RowProblem(number, column_, raw, exc.message))
-                bad = True
-                continue
-            if column_ == "phone":
-                phone = value
-            elif column_ == "scope":
-                scope = value
-            elif column_ == "reason":
-                reason = value
-            else:
-                source = value
-        if bad:
+        before = len(plan.problems)
+        phone = _cell(plan, number, values, "phone", lambda v: parse_phone(v, region))
+        scope = _cell(
+            plan,
+            number,
+            values,
+            "scope",
+            lambda v: parse_scope(v) if v.strip() else default_scope,
+        )
+        reason = _cell(
+            plan, number, values, "reason", lambda v: parse_reason(v.strip() or default_reason)
+        )
+        source = _cell(
+            plan, number, values, "source", lambda v: parse_source(v.strip(), "import")
+        )
+        if len(plan.problems) > before:
             continue
         assert phone is not None and scope is not None and reason is not None
         key = (phone, scope.campaign_id)
@@ -434,6 +428,22 @@ def parse_csv(
         seen.add(key)
         plan.rows.append(ImportRow(number, phone, scope, reason, source or "import"))
     return plan
+
+
+def _cell(
+    plan: ImportPlan,
+    number: int,
+    values: dict[str, str],
+    column_: str,
+    parse: Callable[[str], _T],
+) -> _T | None:
+    """One cell of an import row parsed; None (and a problem noted) when it does not parse."""
+    raw = values.get(column_, "")
+    try:
+        return parse(raw)
+    except DncError as exc:
+        plan.problems.append(RowProblem(number, column_, raw, exc.message))
+        return None
 
 
 async def import_plan(

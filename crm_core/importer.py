@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import Table, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core import csv_safe, inputs
 from crm_core.db import Database
@@ -61,7 +62,9 @@ CONTACT_FIELDS = (
     "segment",
 )
 CHUNK = 500
-_contacts, _phones = Contact.__table__, Phone.__table__
+# __table__ is typed as a FromClause; declarative models always map a Table
+_contacts, _phones = cast(Table, Contact.__table__), cast(Table, Phone.__table__)
+_links, _debts = cast(Table, ContactPhone.__table__), cast(Table, Debt.__table__)
 
 
 class ImportFileError(Exception):
@@ -226,10 +229,10 @@ def _parse_row(
             errors.append(RowError(line, mapping["phones"], raw, exc.reason))
     if errors:
         return errors
-    contact = {name: value(name) for name in CONTACT_FIELDS}
+    contact: dict[str, str | None] = {name: value(name) for name in CONTACT_FIELDS}
     contact["timezone"] = tz
     contact["country"] = country
-    contact["language"] = contact["language"].lower() or "en"
+    contact["language"] = value("language").lower() or "en"
     debt = {
         "creditor": value("creditor"),
         "reference": value("reference"),
@@ -335,7 +338,9 @@ async def _write(
                 progress(total + start + len(chunk), 2 * max(total, 1))
 
 
-async def _write_phones(session, chunk, contact_ids, result: ImportResult) -> None:
+async def _write_phones(
+    session: AsyncSession, chunk: list[DebtorRow], contact_ids: dict[str, int], result: ImportResult
+) -> None:
     numbers = {e164: raw for r in chunk for raw, e164 in r.phones}
     if not numbers:
         return
@@ -370,10 +375,16 @@ async def _write_phones(session, chunk, contact_ids, result: ImportResult) -> No
         if (c, p) not in linked
     ]
     if links:
-        await session.execute(insert(ContactPhone.__table__), links)
+        await session.execute(insert(_links), links)
 
 
-async def _write_debts(session, chunk, contact_ids, now: datetime, result: ImportResult) -> None:
+async def _write_debts(
+    session: AsyncSession,
+    chunk: list[DebtorRow],
+    contact_ids: dict[str, int],
+    now: datetime,
+    result: ImportResult,
+) -> None:
     keys = [(r.debt["creditor"], r.debt["reference"]) for r in chunk]
     known = {
         (c, ref): i
@@ -393,7 +404,7 @@ async def _write_debts(session, chunk, contact_ids, now: datetime, result: Impor
         else:
             fresh.append({**r.debt, "contact_id": contact_ids[r.external_ref], "created_at": now})
     if fresh:
-        await session.execute(insert(Debt.__table__), fresh)
+        await session.execute(insert(_debts), fresh)
         result.debts_created += len(fresh)
     if changed:
         await session.execute(update(Debt), changed)

@@ -45,7 +45,7 @@ def ident(value: Any, field: str) -> int:
         value = int(value)
     if not _is_int(value) or not 1 <= value <= MAX_ID:
         raise InputError(field, f"an id: a whole number from 1 to {MAX_ID}")
-    return value
+    return int(value)
 
 
 def whole(value: Any, field: str, *, low: int, high: int) -> int:
@@ -54,7 +54,7 @@ def whole(value: Any, field: str, *, low: int, high: int) -> int:
         value = int(value.strip())
     if not _is_int(value) or not low <= value <= high:
         raise InputError(field, f"a whole number from {low} to {high}")
-    return value
+    return int(value)
 
 
 def amount(

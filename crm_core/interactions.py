@@ -8,9 +8,9 @@ ended) are kept from their first report, and transitions are de-duplicated.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -145,7 +145,7 @@ class InteractionLog:
             result = await session.execute(
                 update(Interaction).where(Interaction.id == interaction_id).values(**values)
             )
-            if result.rowcount == 0:
+            if cast(CursorResult[Any], result).rowcount == 0:  # an UPDATE's result
                 raise LookupError(f"no interaction with id {interaction_id}")
             await session.commit()
 
@@ -172,7 +172,7 @@ async def _ensure(
 ) -> int:
     if not linkedid:
         raise ValueError("a call needs its Linkedid")
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     row = {
         "linkedid": linkedid,

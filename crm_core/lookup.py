@@ -210,9 +210,10 @@ _TASKS = (
 
 
 def _name(row: Any) -> str:
+    company: str = row.company_name
     if row.kind == ContactKind.COMPANY:
-        return row.company_name
-    return " ".join(p for p in (row.first_name, row.last_name) if p) or row.company_name
+        return company
+    return " ".join(p for p in (row.first_name, row.last_name) if p) or company
 
 
 def _contacts_for_number(session: Session, e164: str) -> list[int]:

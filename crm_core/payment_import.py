@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core import payments as rule
 from crm_core.arrangements import CollectionRules, evaluate, parse_amount
@@ -272,7 +273,7 @@ async def import_payments(
     return result
 
 
-async def _debts(session, rows: list[PaymentRow]) -> dict[str, list[Debt]]:
+async def _debts(session: AsyncSession, rows: list[PaymentRow]) -> dict[str, list[Debt]]:
     accounts = sorted({r.account for r in rows})
     out: dict[str, list[Debt]] = {}
     for start in range(0, len(accounts), 500):

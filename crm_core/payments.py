@@ -129,7 +129,7 @@ def parse(body: dict[str, Any], debt_id: int, today: date) -> PaymentInput:
 async def lock_for_write(session: AsyncSession) -> None:
     """SQLite: take the write lock first (BEGIN IMMEDIATE) so the balance read is the one
     written over; PostgreSQL locks the debt's row (SELECT ... FOR UPDATE)."""
-    if session.bind.dialect.name == "sqlite" and not session.in_transaction():
+    if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
         await session.execute(text("BEGIN IMMEDIATE"))
 
 

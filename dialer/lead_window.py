@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, CompoundSelect, and_, func, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.arrangements import broken_debt_ids
@@ -99,7 +99,9 @@ class _Stream:
 class _DueDateStream(_Stream):
     """Debts of one status and one past due date: balance descending, then id."""
 
-    def __init__(self, status: str, due: date, top: Decimal, where: list, today: date) -> None:
+    def __init__(
+        self, status: str, due: date, top: Decimal, where: list[ColumnElement[bool]], today: date
+    ) -> None:
         self.status, self.due, self.where, self.today = status, due, where, today
         self.after: tuple[Decimal, int] | None = None
         super().__init__(order_key(2, top, due, -1, today))
@@ -129,7 +131,7 @@ class _DueDateStream(_Stream):
 class _NotYetDueStream(_Stream):
     """Debts not past due (score 0 whatever the balance): by id."""
 
-    def __init__(self, where: list, today: date) -> None:
+    def __init__(self, where: list[ColumnElement[bool]], today: date) -> None:
         self.where, self.today = where, today
         self.after = 0
         super().__init__((2, Decimal(0), -1))
@@ -164,9 +166,13 @@ class _ListStream(_Stream):
 
 
 async def _keys_of(
-    session: AsyncSession, ids: Sequence[int], where: list, tier: int, today: date
+    session: AsyncSession,
+    ids: Sequence[int],
+    where: list[ColumnElement[bool]],
+    tier: int,
+    today: date,
 ) -> list[tuple[Key, int]]:
-    out = []
+    out: list[tuple[Key, int]] = []
     for chunk in _chunks(sorted(ids)):
         rows = (
             await session.execute(
@@ -185,7 +191,7 @@ async def ordered_debt_ids(
     streams: list[_Stream] = []
     if f.debt_ids:  # an imported list: its keys in memory, sorted once
         keys = await _keys_of(session, sorted(f.debt_ids), where, 2, today)
-        keys = [((1 if i in broken else 2, *k[1:]), i) for k, i in keys]  # type: ignore[misc]
+        keys = [((1 if i in broken else 2, k[1], k[2]), i) for k, i in keys]
         streams.append(_ListStream(keys))
     else:
         streams.append(_ListStream(await _keys_of(session, sorted(broken), where, 1, today)))
@@ -307,7 +313,8 @@ class LeadWindow:
 
         async with self.db.session() as session:
             broken = await broken_debt_ids(session)  # promises and plan instalments
-            due = sorted(set((await session.scalars(_callback_debts(until))).all()))
+            ids = (await session.scalars(_callback_debts(until))).all()
+            due = sorted({i for i in ids if i is not None})  # the query leaves None out
             for chunk in _chunks(due, self.page):
                 await take(session, list(chunk), callbacks=True)
             batch: list[int] = []
@@ -343,7 +350,7 @@ class LeadWindow:
 NEVER = datetime.max.replace(tzinfo=UTC)  # from wake_of: finished, or refused for good
 
 
-def _callback_debts(until: datetime) -> CompoundSelect:
+def _callback_debts(until: datetime) -> CompoundSelect[int | None]:
     """Debts with an open callback due by `until` (on the debt, or on the debtor)."""
     tasks = select(Task.contact_id, Task.debt_id).where(
         Task.status == TaskStatus.OPEN, Task.due_at <= until, Task.kind == TaskKind.CALLBACK
@@ -367,7 +374,7 @@ async def _ledger(
 ) -> list[Attempt]:
     """The ledger's attempts on these debts or numbers (every campaign's), started after
     `since`: what the rules look back on."""
-    out = []
+    out: list[Attempt] = []
     for chunk in _chunks(debts):
         query = select(DialAttemptRow).where(
             DialAttemptRow.started_at > since, DialAttemptRow.debt_id.in_(chunk)
@@ -385,7 +392,7 @@ async def _materialize(
     session: AsyncSession, ids: list[int], f: DebtFilter, today: date, broken: frozenset[int]
 ) -> list[Lead]:
     """Leads for these debts (in this order), built as load_leads builds them."""
-    rows = []
+    rows: list[Row[Debt, Contact]] = []
     for chunk in _chunks(ids):
         query = (
             select(Debt, Contact)
@@ -406,7 +413,7 @@ async def _materialize(
             )
         ).all():
             phones[contact_id].append(LeadPhone(e164, dnc))
-        for contact_id, debt_id, due_at in (
+        for task_contact, callback_debt, due_at in (
             await session.execute(
                 select(Task.contact_id, Task.debt_id, Task.due_at).where(
                     Task.kind == TaskKind.CALLBACK,
@@ -415,7 +422,8 @@ async def _materialize(
                 )
             )
         ).all():
-            key = (contact_id, debt_id)
+            assert task_contact is not None  # the query asked for these contacts' tasks
+            key = (task_contact, callback_debt)
             callbacks[key] = min(due_at, callbacks.get(key, due_at))
     position = {debt_id: n for n, debt_id in enumerate(ids)}
     out = []

@@ -90,8 +90,9 @@ async def load_leads(db: Database, settings: CampaignSettings, now: datetime) ->
     for contact_id, e164, dnc in phone_rows:
         phones[contact_id].append(LeadPhone(e164, dnc))
     due: dict[tuple[int, int | None], datetime] = {}
-    for contact_id, debt_id, due_at in callbacks:
-        key = (contact_id, debt_id)
+    for task_contact, callback_debt, due_at in callbacks:
+        assert task_contact is not None  # the query asked for these contacts' tasks
+        key = (task_contact, callback_debt)
         due[key] = min(due_at, due.get(key, due_at))
     today = now.date()
     leads = []

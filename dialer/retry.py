@@ -37,7 +37,9 @@ class RetryRule:
 
 
 def _rules() -> dict[AttemptOutcome, RetryRule]:
-    minutes = lambda n: timedelta(minutes=n)  # noqa: E731
+    def minutes(n: int) -> timedelta:
+        return timedelta(minutes=n)
+
     return {
         AttemptOutcome.HUMAN: RetryRule(timedelta(days=1), 3),  # a person, not a conversation
         AttemptOutcome.MACHINE: RetryRule(timedelta(hours=4), 5),

@@ -503,8 +503,8 @@ class CampaignDialer:
 
     def _swap(self, fill: Fill) -> None:
         history = fill.history
-        for live in self._live.values():  # calls placed but not yet committed stay counted
-            history.add(live.attempt)
+        for call in self._live.values():  # calls placed but not yet committed stay counted
+            history.add(call.attempt)
         for attempt, keep in self._journal or ():  # met while the fill read the ledger
             if keep:
                 history.add(attempt)

@@ -446,7 +446,9 @@ class _Reader:
             end=end,
         )
 
-    def weekdays(self, values: Mapping[str, Any], key: str, where: str, default: Any) -> frozenset:
+    def weekdays(
+        self, values: Mapping[str, Any], key: str, where: str, default: Any
+    ) -> frozenset[int]:
         raw = values.get(key, default)
         if isinstance(raw, str) or not isinstance(raw, list | tuple | range | set | frozenset):
             raise self.fail(where, f"must be a list of weekdays 0-6 (0 = Monday), got {raw!r}")

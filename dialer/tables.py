@@ -7,9 +7,9 @@ debt, so its foreign key to debts has no cascade.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String
+from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_core.models import Base, DoNotCallEntry
@@ -77,6 +77,6 @@ class DialAttemptRow(Base):
 # The do-not-call lists belong to crm_core (crm_core.dnc: every edge and the dispositions obey
 # them); the per-campaign entries point at this package's campaigns.
 DoNotCallRow = DoNotCallEntry
-DoNotCallEntry.__table__.append_constraint(
+cast(Table, DoNotCallEntry.__table__).append_constraint(
     ForeignKeyConstraint(["campaign_id"], ["dialer_campaigns.id"], ondelete="CASCADE")
 )

@@ -42,7 +42,11 @@ CONDITION_TESTS = (
     "called_within_minutes",
     "variable",
 )
-DEFAULT_BANDS = ((Decimal("0"), "low"), (Decimal("1000"), "medium"), (Decimal("10000"), "high"))
+DEFAULT_BANDS: tuple[tuple[Decimal, str], ...] = (
+    (Decimal("0"), "low"),
+    (Decimal("1000"), "medium"),
+    (Decimal("10000"), "high"),
+)
 _HOURS = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 _SOUND = re.compile(r"^[A-Za-z0-9_./-]+$")  # one AGI argument: no spaces or quotes
 

@@ -209,7 +209,8 @@ class FlowRun:
                     yield SetLanguage(node.values["language"])
                 return node.next
             case Queue():
-                return (yield from self._queue(node))
+                yield from self._queue(node)
+                return None
             case Callback():
                 self.path.append(node.name)
                 if not self.caller_number and self.profile is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import shlex
@@ -291,7 +292,7 @@ class AgiSession:
             self.rt.clock.call_later(length / 2, lambda: handset.interrupt(leave))
         elif index < len(caller.digits):
             for n, key in enumerate(caller.digits[index]):
-                self.rt.clock.call_later(0.8 + 0.4 * n, lambda k=key: self.press(handset, k))
+                self.rt.clock.call_later(0.8 + 0.4 * n, functools.partial(self.press, handset, key))
         collected = ""
         wait_for = length + digit_wait
         while True:

@@ -143,7 +143,11 @@ class Channel:
         self._waiter = waiter
         timer = None
         if limit is not None:
-            timer = clock.call_later(limit, lambda: waiter.done() or waiter.set_result(None))
+            def expire() -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            timer = clock.call_later(limit, expire)
         try:
             return await waiter
         finally:

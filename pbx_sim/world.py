@@ -11,10 +11,21 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 from pbx_sim.bridge import Bridge
 from pbx_sim.channel import Channel, ChannelState, Interrupt, Signal
 from pbx_sim.clock import SimClock
+
+
+class BridgeKind(TypedDict, total=False):
+    """What `World.new_bridge` may set on a new Bridge besides its identity."""
+
+    bridge_type: str
+    technology: str
+    creator: str
+    bridge_name: str
+
 
 EventListener = Callable[[str, list[tuple[str, str]]], None]
 
@@ -74,7 +85,7 @@ class World:
     def next_uniqueid(self) -> str:
         return f"{int(self.clock.now())}.{next(self._uid_seq)}"
 
-    def new_bridge(self, **kwargs: str) -> Bridge:
+    def new_bridge(self, **kwargs: Unpack[BridgeKind]) -> Bridge:
         bridge = Bridge(uniqueid=str(uuid.uuid4()), created_at=self.clock.now(), **kwargs)
         self.bridges[bridge.uniqueid] = bridge
         return bridge

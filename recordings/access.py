@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +103,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 
 async def stream(
     path: Path, byte_range: ByteRange | None, chunk: int = CHUNK
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The file's bytes (or the range's), read in a thread chunk by chunk."""
     handle = await asyncio.to_thread(path.open, "rb")
     try:

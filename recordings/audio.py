@@ -32,7 +32,8 @@ class Pcm:
 
     @property
     def duration(self) -> float:
-        return self.channels.shape[1] / self.rate
+        frames: int = self.channels.shape[1]
+        return frames / self.rate
 
     @property
     def channel_count(self) -> int:
@@ -57,7 +58,8 @@ class Pcm:
         """Little-endian samples of a mono signal, as recogniser APIs take them."""
         if self.channel_count != 1:
             raise ValueError(f"expected mono audio but got {self.channel_count} channels")
-        return self.channels[0].astype("<i2", copy=False).tobytes()
+        pcm: bytes = self.channels[0].astype("<i2", copy=False).tobytes()
+        return pcm
 
 
 def read_wav(path: Path) -> Pcm:
@@ -92,7 +94,8 @@ def _lowpass(
     taps = 2 * half_width * step + 1
     n = np.arange(taps) - (taps - 1) / 2
     cutoff = 1.0 / step  # fraction of the upsampled Nyquist frequency
-    return cutoff * np.sinc(cutoff * n) * np.kaiser(taps, beta)
+    kernel: npt.NDArray[np.float64] = cutoff * np.sinc(cutoff * n) * np.kaiser(taps, beta)
+    return kernel
 
 
 def resample(pcm: Pcm, rate: int) -> Pcm:

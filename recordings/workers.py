@@ -101,8 +101,9 @@ class WorkerSlot:
 
     async def start(self) -> int:
         """Spawn the process and load its models now; returns its pid."""
-        self.pid, _ = await self._call(_worker_facts)
-        return self.pid
+        pid, _ = await self._call(_worker_facts)
+        self.pid = pid
+        return pid
 
     async def peak_memory_kib(self) -> int:
         _, peak = await self._call(_worker_facts)

@@ -19,6 +19,7 @@ Definitions (the figures a collections floor is run on):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -51,6 +52,9 @@ from reports.common import (
     users,
 )
 from reports.tables import agent_state_log as L
+
+_Wanted = Callable[[int | None], bool]  # is this operator in the report?
+_Key = Callable[[int, date], Any]  # an operator's row on a day: its bucket's key
 
 BREAKDOWNS = ("agent", "day", "team")
 STATE_COLUMNS = {"ready": "ready_s", "on_call": "talk_s", "wrap_up": "wrap_s", "paused": "paused_s"}
@@ -165,7 +169,7 @@ async def agent_performance(
         return uid
 
     # the database reads only the wanted operators' rows when they are a few
-    only = None
+    only: list[int] | None = None
     if agent_id is not None or team_id is not None or not scope.everyone:
         only = sorted(uid for uid in people if wanted(uid))
     buckets: dict[Any, _Bucket] = defaultdict(_Bucket)
@@ -197,7 +201,8 @@ def _key_out(k: Any) -> Any:
 
 def _label(k: Any, breakdown: str, people: dict[int, UserInfo]) -> str:
     if breakdown == "day":
-        return k.isoformat()
+        day: date = k
+        return day.isoformat()
     if k is None:
         return "(no team)"
     info = people.get(k)
@@ -210,7 +215,15 @@ def _order(k: Any, breakdown: str, people: dict[int, UserInfo]) -> Any:
     return (k is None, _label(k, breakdown, people).casefold(), k or 0)
 
 
-async def _states(session, rng, now, wanted, key, buckets, only) -> None:
+async def _states(
+    session: AsyncSession,
+    rng: ReportRange,
+    now: datetime,
+    wanted: _Wanted,
+    key: _Key,
+    buckets: dict[Any, _Bucket],
+    only: list[int] | None,
+) -> None:
     agents = [] if only is None else [L.c.agent_id.in_([str(uid) for uid in only])]
     start, end = rng.start, min(rng.end, max(now, rng.start))
     # the state each agent was in when the range began: their last change before it
@@ -262,7 +275,14 @@ async def _states(session, rng, now, wanted, key, buckets, only) -> None:
         close(agent, end)
 
 
-async def _calls(session, rng, wanted, key, buckets, only) -> None:
+async def _calls(
+    session: AsyncSession,
+    rng: ReportRange,
+    wanted: _Wanted,
+    key: _Key,
+    buckets: dict[Any, _Bucket],
+    only: list[int] | None,
+) -> None:
     mine = [] if only is None else [Interaction.agent_id.in_(only)]
     calls = stream_rows(
         session,
@@ -302,7 +322,15 @@ async def _calls(session, rng, wanted, key, buckets, only) -> None:
             buckets[key(uid, rng.local_day(started_at))].rpc += 1
 
 
-async def _promises(session, rng, wanted, key, buckets, grace_days: int, only) -> None:
+async def _promises(
+    session: AsyncSession,
+    rng: ReportRange,
+    wanted: _Wanted,
+    key: _Key,
+    buckets: dict[Any, _Bucket],
+    grace_days: int,
+    only: list[int] | None,
+) -> None:
     promises = [
         row
         for row in await session.execute(

@@ -46,7 +46,7 @@ def _query(
     agent_id: int | None,
     direction: str | None,
     campaign: str | None,
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     query = (
         select(
             Interaction.id,

@@ -169,10 +169,10 @@ async def collections_report(
             bucket = buckets[paid_on.isoformat() if breakdown == "day" else name]
             bucket.payments += 1
             bucket.paid += amount
-    total = _Bucket()
+    overall = _Bucket()
     rows = []
     for k in sorted(buckets, key=lambda k: (k.casefold(), k)):
-        total.add(buckets[k])
+        overall.add(buckets[k])
         rows.append({"key": k, "label": k, **buckets[k].row(scope.everyone)})
     columns = [Column("label", "Day" if breakdown == "day" else "Creditor", "text"), *COLUMNS]
     if scope.everyone:
@@ -182,6 +182,6 @@ async def collections_report(
         breakdown,
         columns,
         rows,
-        {"label": "Total", **total.row(scope.everyone)},
+        {"label": "Total", **overall.row(scope.everyone)},
         {"grace_days": grace_days},
     )

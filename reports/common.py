@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -156,8 +156,11 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def share(part: float, whole: float) -> float | None:
-    """part / whole, or None when there is nothing to divide by."""
+_Number = TypeVar("_Number", float, Decimal)
+
+
+def share(part: _Number, whole: _Number) -> _Number | None:
+    """part / whole, or None when there is nothing to divide by (Decimal for amounts)."""
     return part / whole if whole else None
 
 

@@ -27,10 +27,12 @@ from ami_bridge.switch import (
     Switch,
 )
 from crm_core.bus import Bus
+from crm_core.card import Card
 from crm_core.clock import Clock
 from crm_core.db import Database
 from crm_core.lookup import card_for_contact, lookup_by_phone
-from routing.acd import Acd, Offer
+from routing.acd import Acd
+from routing.dispatch import Offer
 from routing.events import AgentOffered, OfferFailure
 from routing.waiting import CallStatus
 
@@ -202,6 +204,7 @@ class Ringer:
         try:
             # the Database (not a session) reads the whole card in one worker-thread hop
             async with asyncio.timeout(self._card_timeout):
+                card: Card | None
                 if offer.contact_id is not None:
                     card = await card_for_contact(self._db, offer.contact_id)
                 else:

@@ -183,12 +183,12 @@ class CallActions:
                 done.append(("ActionID", a.action_id))
             s.send([*done, ("EventList", "Complete"), ("ListItems", str(len(matched)))])
             return
-        ch = self.rt.world.find(name)
-        if ch is None:
+        target = self.rt.world.find(name)
+        if target is None:
             s.error(a, "No such channel")
             return
         s.respond(a, "Success", "Channel Hungup")
-        ch.interrupt(Interrupt(Signal.HANGUP, cause=cause))
+        target.interrupt(Interrupt(Signal.HANGUP, cause=cause))
 
     async def playdtmf(self, s: Session, a: Action) -> None:
         ch = self.rt.world.find(a.get("Channel"))
