@@ -6,6 +6,7 @@ audited by the domain in its own transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -39,7 +40,7 @@ _TEXT = {
 }
 
 
-def _t(language: str):  # type: ignore[no-untyped-def]
+def _t(language: str) -> Callable[[str], str]:
     return lambda key: _TEXT[key][1 if language == "ru" else 0]
 
 

@@ -24,7 +24,7 @@ outside the caller's scope is refused (403), never answered with an empty report
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -269,7 +269,7 @@ async def _stream(
     return response
 
 
-def _handler(report: str):  # type: ignore[no-untyped-def]
+def _handler(report: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         principal = require_supervisor(request)
         asked = await _asked(request, principal, report)

@@ -476,7 +476,7 @@ def wake_of(
     retry_plan = plan(settings.retry, [p.e164 for p in lead.phones], mine)
     if retry_plan.final is not None:
         return NEVER
-    wake: datetime | None = NEVER
+    wake = NEVER
     for phone_plan in retry_plan.phones:
         if phone_plan.usable_at is not None and phone_plan.usable_at > now:
             moment = phone_plan.usable_at  # the rules may hold it longer: an early guess is safe
@@ -488,5 +488,5 @@ def wake_of(
             if verdict.permanent:
                 continue
             moment = compliance.next_eligible(target, history, now) or now + timedelta(days=31)
-        wake = min(wake, moment)  # type: ignore[type-var]
+        wake = min(wake, moment)
     return wake

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,7 +117,7 @@ class AttemptLedger:
                 .values(outcome=outcome.value, abandoned=abandoned, agent_id=agent_id)
             )
             await session.commit()
-            if result.rowcount:  # type: ignore[attr-defined]
+            if cast(CursorResult[Any], result).rowcount:  # an UPDATE's result
                 return
             row = await session.get(DialAttemptRow, attempt_id)
         if row is None:
@@ -139,7 +140,7 @@ class AttemptLedger:
                 .values(right_party_contact=True)
             )
             await session.commit()
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not cast(CursorResult[Any], result).rowcount:  # an UPDATE's result
             raise UnknownAttempt(attempt_id)
 
     async def get(self, attempt_id: str) -> Attempt | None:
@@ -192,7 +193,7 @@ class AttemptLedger:
                 .values({column: value, **extra})
             )
             await session.commit()
-            if result.rowcount:  # type: ignore[attr-defined]
+            if cast(CursorResult[Any], result).rowcount:  # an UPDATE's result
                 return
             row = await session.get(DialAttemptRow, attempt_id)
         if row is None:
