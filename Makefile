@@ -19,7 +19,7 @@ demo: venv
 
 # scripts/test-env installs (as root) and starts what the suite needs, then runs it
 test: venv
-	scripts/test-env sh -c '$(VENV)/bin/ruff check . && $(PY) -m pytest'
+	scripts/test-env sh -c '$(VENV)/bin/ruff check . && $(VENV)/bin/mypy && $(PY) -m pytest'
 
 lint: venv
 	$(VENV)/bin/ruff check .
