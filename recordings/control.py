@@ -24,7 +24,7 @@ from crm_core.bus import Bus, Overflow, Subscription
 from crm_core.clock import Clock
 from crm_core.db import Database
 from crm_core.logcontext import log_context
-from crm_core.models import QueueDefinition
+from crm_core.models import Interaction, QueueDefinition
 from recordings.config import RecordingPolicy, RecordMode
 from recordings.events import Problem, RecordingAlert
 from recordings.index import RecordingIndex
@@ -213,6 +213,26 @@ class RecordingControl:
             if isinstance(event, CallEnded):
                 with log_context(linkedid=event.linkedid):
                     await self.call_ended(event.linkedid, event.at)
+
+    async def catch_up(self) -> int:
+        """Close every recording still running whose call the interaction log has ended (the
+        CallEnded events it missed while it was behind); the number closed."""
+        async with self._db.session() as session:
+            ended = (
+                await session.execute(
+                    select(Recording.linkedid, Interaction.ended_at)
+                    .join(Interaction, Interaction.linkedid == Recording.linkedid)
+                    .where(
+                        Recording.status == RecordingStatus.RECORDING,
+                        Interaction.ended_at.is_not(None),
+                    )
+                )
+            ).all()
+        for linkedid, ended_at in ended:
+            if ended_at is not None:
+                with log_context(linkedid=linkedid):
+                    await self.call_ended(linkedid, ended_at)
+        return len(ended)
 
     async def _running(self, session: AsyncSession, linkedid: str) -> Recording:
         recording = await session.scalar(select(Recording).where(Recording.linkedid == linkedid))
