@@ -75,7 +75,7 @@ class Channel:
     hangup_requested: bool = False
     seen_in_snapshot: bool = True
     role: PartyRole = PartyRole.OUTSIDE  # set by the registry when the channel is added
-    dialing: list[str] = field(default_factory=list)  # Uniqueids it is dialing (DialBegin)
+    dialing: list[str] = field(default_factory=list)  # Uniqueids it dials (or reached)
 
 
 @dataclass(slots=True, eq=False)

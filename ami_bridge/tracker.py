@@ -295,9 +295,15 @@ class CallTracker(CallRegistry):
             caller.dialing.append(dest)
 
     def _on_dial_end(self, m: Message, out: Out) -> None:
+        """The answered target stays: it is the party reached until the dial's bridge forms
+        (a transfer completed in between still names it)."""
         caller = self._channels.get(m.get("Uniqueid", ""))
         dest = m.get("DestUniqueid", "")
-        if caller is not None and dest in caller.dialing:
+        if caller is None or dest not in caller.dialing:
+            return
+        if m.get("DialStatus") == "ANSWER":
+            caller.dialing = [dest]
+        else:
             caller.dialing.remove(dest)
 
     def _on_rename(self, m: Message, out: Out) -> None:

@@ -191,6 +191,32 @@ def test_attended_transfer_target_is_the_party_beyond_the_local_pair() -> None:
     assert transfer.transferer == "Local/agent1@cb-agents-0000000a;1"
 
 
+def test_attended_transfer_right_after_the_target_answered_names_it() -> None:
+    """Trace 07.4 with the transfer completed between the target's answer (DialEnd ANSWER of
+    Local/2002@cb-xfer;2) and its dial bridge (as the live suite caught once): the target is
+    still agent2's leg, never the Local half."""
+    messages = received("07")
+    at = index_of(messages, "AttendedTransfer")
+    answered = index_of(messages, "DialEnd", "2002@cb-xfer-0000000b;2", DialStatus="ANSWER")
+    late = [
+        i
+        for i in range(answered, at)
+        if messages[i].get("Event") == "BridgeEnter"
+        and messages[i].get("Channel", "").endswith(("cb-xfer-0000000b;2", "cb-agents-0000000c;1"))
+    ]
+    assert len(late) == 2
+    reordered = [m for i, m in enumerate(messages[: at + 1]) if i not in late]
+    reordered += [messages[i] for i in late] + messages[at + 1 :]
+    transfer = _transfer(
+        [
+            e
+            for e in feed_all(CallTracker(clock_at(1795444000)), reordered)
+            if e.linkedid == "1795445116.21"
+        ]
+    )
+    assert transfer.target == "Local/agent2@cb-agents-0000000c;1"
+
+
 def test_attended_transfer_without_transferee_headers_never_names_the_transferer() -> None:
     """Trace 07 with the Transferee* headers removed from AttendedTransfer: the transferee is
     the transferer's peer in its original bridge; with that bridge unknown, "unknown"."""

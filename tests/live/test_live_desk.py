@@ -106,8 +106,12 @@ async def test_listen_hold_resume_and_blind_transfer_from_the_desk(
                 ),
                 since=mark,
             )
-            moved = await live.seen.until(CallTransferred, lambda e: e.linkedid == linkedid)
-            assert str(moved.kind) == "blind"
+            # Asterisk sometimes sends the transferee's first Newexten in cb-xfer before the
+            # BlindTransfer event; the tracker then reports that jump as a redirect first
+            # (a known double report, see the closing note of issue 10), then the transfer.
+            moved = await live.seen.until(
+                CallTransferred, lambda e: e.linkedid == linkedid and str(e.kind) == "blind"
+            )
             assert moved.target.endswith("2002"), moved.target
             assert moved.transferer is not None and moved.transferer.startswith(
                 "Local/agent1@cb-agents"
@@ -154,6 +158,15 @@ async def test_attended_transfer_from_the_desk(asterisk: LivePbx, harness: Harne
                     m.get("Event") == "Newstate"
                     and m.get("Channel", "").startswith("Local/agent2@cb-agents")
                     and m.get("ChannelStateDesc") == "Up"
+                ),
+                since=mark,
+            )
+            # the consultation is up: the operator's consult call is bridged with the target
+            await harness.wait_event(
+                lambda m: (
+                    m.get("Event") == "BridgeEnter"
+                    and m.get("Channel", "").startswith("Local/2002@cb-xfer")
+                    and m.get("Channel", "").endswith(";1")
                 ),
                 since=mark,
             )
