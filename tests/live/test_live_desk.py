@@ -108,7 +108,7 @@ async def test_listen_hold_resume_and_blind_transfer_from_the_desk(
             )
             # Asterisk sometimes sends the transferee's first Newexten in cb-xfer before the
             # BlindTransfer event; the tracker then reports that jump as a redirect first
-            # (a known double report, see the closing note of issue 10), then the transfer.
+            # (a known double report of one transfer), then the transfer itself.
             moved = await live.seen.until(
                 CallTransferred, lambda e: e.linkedid == linkedid and str(e.kind) == "blind"
             )
