@@ -21,6 +21,7 @@ from crm_core.db import Database
 from crm_core.importer import (
     ImportFileError,
     ImportResult,
+    RowError,
     import_debtors,
     load_mapping,
     write_error_report,
@@ -157,20 +158,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
             await db.close()
 
     result = asyncio.run(run())
-    if result.errors:
-        report = args.report or args.file.with_name(args.file.name + ".errors.csv")
-        write_error_report(result.errors, report)
-        print(
-            f"{len(result.errors)} problems in {len({e.row for e in result.errors})} rows; "
-            f"report: {report}",
-            file=sys.stderr,
-        )
-    if not result.committed:
-        print(
-            "nothing imported: fix the rows in the report, or run again with --skip-bad to "
-            "import only the good rows",
-            file=sys.stderr,
-        )
+    if not _reported(args, result.errors, committed=result.committed):
         return 1
     print(
         f"imported {result.rows_imported} of {result.rows_read} rows: "
@@ -179,6 +167,24 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         f"{result.phones_created} new phones"
     )
     return 0
+
+
+def _reported(args: argparse.Namespace, errors: list[RowError], *, committed: bool) -> bool:
+    """Write an import's row report and say what it holds; False when nothing was imported."""
+    if errors:
+        report = args.report or args.file.with_name(args.file.name + ".errors.csv")
+        write_error_report(errors, report)
+        print(
+            f"{len(errors)} problems in {len({e.row for e in errors})} rows; report: {report}",
+            file=sys.stderr,
+        )
+    if not committed:
+        print(
+            "nothing imported: fix the rows in the report, or run again with --skip-bad to "
+            "import only the good rows",
+            file=sys.stderr,
+        )
+    return committed
 
 
 def _import_payments(args: argparse.Namespace, settings: Settings) -> int:
@@ -208,20 +214,7 @@ def _import_payments(args: argparse.Namespace, settings: Settings) -> int:
             await db.close()
 
     result = asyncio.run(run())
-    if result.errors:
-        report = args.report or args.file.with_name(args.file.name + ".errors.csv")
-        write_error_report(result.errors, report)
-        print(
-            f"{len(result.errors)} problems in {len({e.row for e in result.errors})} rows; "
-            f"report: {report}",
-            file=sys.stderr,
-        )
-    if not result.committed:
-        print(
-            "nothing imported: fix the rows in the report, or run again with --skip-bad to "
-            "import only the good rows",
-            file=sys.stderr,
-        )
+    if not _reported(args, result.errors, committed=result.committed):
         return 1
     print(
         f"imported {result.rows_imported} of {result.rows_read} payments ({result.total});"
