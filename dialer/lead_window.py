@@ -50,7 +50,7 @@ from crm_core.models import (
 from dialer.attempts import Attempt, AttemptHistory, AttemptOutcome
 from dialer.campaign import DebtFilter, Lead, LeadPhone
 from dialer.compliance import Compliance
-from dialer.leads import load_do_not_call
+from dialer.leads import lead_of, load_do_not_call
 from dialer.ledger import to_attempt
 from dialer.retry import plan
 from dialer.selection import target_for
@@ -433,16 +433,11 @@ async def _materialize(
             for moment in (callbacks.get((contact.id, debt.id)), callbacks.get((contact.id, None)))
             if moment is not None
         ]
-        lead = Lead(
-            debt_id=debt.id,
-            contact_id=contact.id,
-            creditor=debt.creditor,
-            balance=debt.balance,
-            days_past_due=debt.days_past_due(today),
-            status=str(debt.status),
-            segment=debt.segment or contact.segment,
-            address_zone=contact.timezone,
-            phones=tuple(phones.get(contact.id, ())),
+        lead = lead_of(
+            debt,
+            contact,
+            today=today,
+            phones=phones.get(contact.id, ()),
             callback_due_at=min(due, default=None),
             broken_promise=debt.id in broken,
         )

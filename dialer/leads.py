@@ -5,7 +5,8 @@ a payment plan counts as a broken promise: the debt comes before the others (pri
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 
 from sqlalchemy import or_, select
 
@@ -98,22 +99,42 @@ async def load_leads(db: Database, settings: CampaignSettings, now: datetime) ->
     leads = []
     for debt, contact in rows:
         callback = [d for k, d in due.items() if k[0] == contact.id and k[1] in (debt.id, None)]
-        lead = Lead(
-            debt_id=debt.id,
-            contact_id=contact.id,
-            creditor=debt.creditor,
-            balance=debt.balance,
-            days_past_due=debt.days_past_due(today),
-            status=str(debt.status),
-            segment=debt.segment or contact.segment,
-            address_zone=contact.timezone,
-            phones=tuple(phones.get(contact.id, ())),
+        lead = lead_of(
+            debt,
+            contact,
+            today=today,
+            phones=phones.get(contact.id, ()),
             callback_due_at=min(callback, default=None),
             broken_promise=debt.id in broken,
         )
         if f.matches(lead):
             leads.append(lead)
     return leads
+
+
+def lead_of(
+    debt: Debt,
+    contact: Contact,
+    *,
+    today: date,
+    phones: Iterable[LeadPhone],
+    callback_due_at: datetime | None,
+    broken_promise: bool,
+) -> Lead:
+    """What the dialer knows of one debt, as the full load and the paged window both read it."""
+    return Lead(
+        debt_id=debt.id,
+        contact_id=contact.id,
+        creditor=debt.creditor,
+        balance=debt.balance,
+        days_past_due=debt.days_past_due(today),
+        status=str(debt.status),
+        segment=debt.segment or contact.segment,
+        address_zone=contact.timezone,
+        phones=tuple(phones),
+        callback_due_at=callback_due_at,
+        broken_promise=broken_promise,
+    )
 
 
 async def load_do_not_call(db: Database, campaign_id: int) -> DoNotCall:
