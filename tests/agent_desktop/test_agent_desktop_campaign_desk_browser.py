@@ -28,7 +28,8 @@ from dialer.selection import select as select_leads
 from routing.agent_state import AgentState
 from tests.agent_desktop.browser_support import ARTIFACTS, signed_in_page
 from tests.agent_desktop.conftest import PASSWORD
-from tests.dialer.seat_support import CAMPAIGN_ID, eventually, floor
+from tests.dialer.seat_support import CAMPAIGN_ID, floor
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +76,7 @@ async def test_an_operator_works_a_campaign_from_the_desk(env, browser, desk_dep
             await expect(page.locator("#state-name")).to_have_text("Wrap-up")
             await eventually(
                 lambda: seat.channel not in f.sim.world.channels,
-                "the line is hung up once the debtor is gone",
+                what="the line is hung up once the debtor is gone",
             )
 
             await page.check("input[name=disposition][value=ptp]")
@@ -98,7 +99,7 @@ async def test_an_operator_works_a_campaign_from_the_desk(env, browser, desk_dep
             assert not any(op.agent_id == agent for op in f.dialer.roster)
             # back where they were before joining: ready for inbound calls
             await eventually(
-                lambda: f.acd.acd.agent(agent).state is AgentState.READY, "back on inbound"
+                lambda: f.acd.acd.agent(agent).state is AgentState.READY, what="back on inbound"
             )
             assert errors == []
         finally:

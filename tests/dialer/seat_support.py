@@ -200,10 +200,3 @@ async def floor(
             await bridge.stop()
             await sim.stop()
             bus.close()
-
-
-async def eventually(condition, what: str, within_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + within_s
-    while not condition():
-        assert time.monotonic() < deadline, f"never: {what}"
-        await asyncio.sleep(0.05)

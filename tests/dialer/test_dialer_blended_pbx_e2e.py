@@ -18,7 +18,8 @@ from dialer.pacing import Activity
 from dialer.seats import CAMPAIGN_CALL_PAUSE
 from routing.agent_state import AgentState
 from routing.waiting import CallStatus
-from tests.dialer.seat_support import CAMPAIGN_ID, START, eventually, floor
+from tests.dialer.seat_support import CAMPAIGN_ID, START, floor
+from tests.waiting import eventually
 
 AGENT = "7"
 
@@ -54,7 +55,7 @@ async def test_a_blended_operator_is_never_offered_inbound_on_a_campaign_call(
 
         await f.dialer.move(CampaignState.RUNNING, "test")
         op = f.dialer.roster.get(AGENT)
-        await eventually(lambda: op.state is OperatorState.TALKING, "the debtor reaches them")
+        await eventually(lambda: op.state is OperatorState.TALKING, what="the debtor reaches them")
         # the ACD holds them off at once: paused for the campaign call
         assert (acd.agent(AGENT).state, acd.agent(AGENT).reason) == (
             AgentState.PAUSED,
@@ -65,14 +66,14 @@ async def test_a_blended_operator_is_never_offered_inbound_on_a_campaign_call(
         call = acd.call("in-1")
         assert call is not None and call.status is CallStatus.WAITING
         # the whole campaign call long, the inbound caller is never offered to them
-        await eventually(lambda: op.state is OperatorState.WRAP_UP, "the debtor hangs up")
+        await eventually(lambda: op.state is OperatorState.WRAP_UP, what="the debtor hangs up")
         assert acd.call("in-1").status is CallStatus.WAITING
         assert acd.agent(AGENT).state is AgentState.PAUSED
 
         # the campaign wrap-up over: ready for both, and the inbound caller is theirs
         await eventually(
             lambda: acd.agent(AGENT).state in (AgentState.RINGING, AgentState.ON_CALL),
-            "the inbound caller is offered once the campaign call is over",
+            what="the inbound caller is offered once the campaign call is over",
         )
         assert acd.agent(AGENT).linkedid == "in-1"
         assert op.state is OperatorState.READY and not f.seats.free(AGENT)
@@ -87,7 +88,7 @@ async def test_a_blended_operator_is_never_offered_inbound_on_a_campaign_call(
         assert f.seats.seat(AGENT) is None
         await eventually(
             lambda: not any(c.name.startswith("Local/agent1@cb-agent-phone") for c in _live(f)),
-            "the nailed-up line is hung up",
+            what="the nailed-up line is hung up",
         )
 
 
