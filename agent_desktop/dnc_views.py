@@ -60,9 +60,7 @@ def _dnc_error(exc: Exception) -> ApiError:
     return ApiError(status, exc.code, exc.message)
 
 
-async def _add(
-    request: web.Request, principal: Principal, body: dict[str, Any]
-) -> dict[str, Any]:
+async def _add(request: web.Request, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     deps = request.app[DEPS]
     try:
         phone = dnc.parse_phone(body.get("phone"), _region(request))

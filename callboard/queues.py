@@ -17,9 +17,7 @@ from routing.queues import OverflowRule, QueueConfig, Strategy
 def queue_config(definition: QueueDefinition, defaults: RoutingSettings) -> QueueConfig:
     where = f"queue {definition.name!r}"
     try:
-        skills = tuple(
-            (s["skill"], int(s.get("min_level", 1))) for s in definition.required_skills
-        )
+        skills = tuple((s["skill"], int(s.get("min_level", 1))) for s in definition.required_skills)
         strategy = Strategy(defaults.strategy)  # config.py checked it on load
         overflow = tuple(_overflow_rule(rule) for rule in definition.overflow)
     except (KeyError, TypeError, ValueError) as exc:

@@ -416,9 +416,7 @@ def parse_csv(
         reason = _cell(
             plan, number, values, "reason", lambda v: parse_reason(v.strip() or default_reason)
         )
-        source = _cell(
-            plan, number, values, "source", lambda v: parse_source(v.strip(), "import")
-        )
+        source = _cell(plan, number, values, "source", lambda v: parse_source(v.strip(), "import"))
         if len(plan.problems) > before:
             continue
         assert phone is not None and scope is not None and reason is not None

@@ -143,6 +143,7 @@ class Channel:
         self._waiter = waiter
         timer = None
         if limit is not None:
+
             def expire() -> None:
                 if not waiter.done():
                     waiter.set_result(None)

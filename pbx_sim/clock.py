@@ -109,6 +109,7 @@ class VirtualClock:
 
     async def sleep(self, delay: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
         def wake() -> None:
             if not fut.done():
                 fut.set_result(None)
