@@ -24,6 +24,7 @@ from dialer.settings import CampaignSettings
 from dialer.tables import CampaignRow
 from tests.agent_desktop import browser_support as support
 from tests.agent_desktop.browser_support import ARTIFACTS
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -145,9 +146,18 @@ async def test_the_campaign_panel_starts_pauses_and_shows_refused_dials(
         await denial.locator("input.cmp-reason").fill("debtor asked us to call")
         await denial.locator("button").click()
         await expect(sup.locator("#t-dial-denials tr[data-denial]")).to_have_count(0)
-        async with env.db.session() as s:
-            actions = (await s.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
-        assert [a for a in actions if a.startswith(("campaign_", "dial_"))] == [
+
+        async def audited() -> list[str]:
+            async with env.db.session() as s:
+                actions = (await s.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
+            return [a for a in actions if a.startswith(("campaign_", "dial_"))]
+
+        async def approval_audited() -> bool:
+            return "dial_approval" in await audited()
+
+        # the row may leave the page before the approval's request has committed its audit row
+        await eventually(approval_audited, what="the approval's audit row")
+        assert await audited() == [
             "campaign_start",
             "campaign_pause",
             "campaign_start",
