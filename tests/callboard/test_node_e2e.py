@@ -5,7 +5,6 @@ rings, the operator talks, the call ends, and the interaction log tells the whol
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -39,15 +38,10 @@ from crm_core.models import (
 from pbx_sim import AgentPhone, Caller, PbxSim, SimConfig, kit_user
 from recordings.tables import Recording
 from routing.events import AgentOffered, AgentStateChanged, CallConnected
+from tests.ports import free_port
 
 E = TypeVar("E", bound=Event)
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def seed(url: str) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -35,6 +34,7 @@ from routing.acd import Acd
 from routing.events import AgentOffered, CallConnected
 from routing.queues import QueueConfig
 from routing.service import AcdService
+from tests.ports import free_port
 
 FLOWS = Path(__file__).resolve().parents[2] / "ivr" / "flows"
 OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
@@ -95,13 +95,6 @@ async def seed(db: Database) -> None:
             )
         )
         await s.commit()
-
-
-def free_port() -> int:
-    """The IVR's port must be in the PBX's AGI URL before either starts."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

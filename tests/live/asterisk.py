@@ -14,12 +14,13 @@ import contextlib
 import itertools
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 KIT = REPO / "deploy" / "asterisk"
@@ -30,12 +31,6 @@ CALLBOARD_USER = "callboard"
 CALLBOARD_SECRET = "live-test-secret-0123456789abcdef"
 
 Message = dict[str, str]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _insert_after_section(text: str, section: str, lines: Iterable[str]) -> str:
